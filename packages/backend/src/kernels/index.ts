@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { conv2DBackpropFilterViaConv2D } from './conv2d-backprop-filter.js';
+import { cpuFallbackKernel } from './cpu-fallback.js';
+
+/** Kernels that tfjs-backend-wasm 4.x lacks and that we add, with how each is computed. */
+export const WASM_ADDED_KERNELS = {
+  Conv2DBackpropFilter: 'composed: Transpose + Conv2D (stride and dilation swapped) + Slice on wasm',
+  DepthwiseConv2dNativeBackpropFilter: 'cpu fallback (copies to the cpu backend and back)',
+  DepthwiseConv2dNativeBackpropInput: 'cpu fallback (copies to the cpu backend and back)',
+  UnsortedSegmentSum: 'cpu fallback (copies to the cpu backend and back)',
+} as const;
+
+export type AddedKernelName = keyof typeof WASM_ADDED_KERNELS;
+
+/**
+ * Registers, for the wasm backend, the kernels it lacks for training and attacking conv nets.
+ * Idempotent; a kernel that is already registered (by tfjs itself in a later version, or by an
+ * earlier call) is left alone. Returns the names of the kernels this package has registered
+ * for that backend (in this call or an earlier one).
+ */
+const ours = new Map<string, Set<AddedKernelName>>();
+
+export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelName[] {
+  const added = ours.get(backendName) ?? new Set<AddedKernelName>();
+  ours.set(backendName, added);
+  for (const name of Object.keys(WASM_ADDED_KERNELS) as AddedKernelName[]) {
+    if (tf.getKernel(name, backendName) != null) continue;
+    if (name === 'Conv2DBackpropFilter') {
+      tf.registerKernel({
+        kernelName: name,
+        backendName,
+        kernelFunc: (args) =>
+          conv2DBackpropFilterViaConv2D({ ...args, backend: args.backend as tf.KernelBackend }, backendName),
+      });
+    } else {
+      tf.registerKernel(cpuFallbackKernel(name, backendName));
+    }
+    added.add(name);
+  }
+  return [...added];
+}
+
+export { conv2DBackpropFilterViaConv2D, cpuFallbackKernel };

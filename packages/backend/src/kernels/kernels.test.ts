@@ -1,0 +1,161 @@
+import '@tensorflow/tfjs-backend-cpu';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { setupBackend } from '../setup.js';
+import { maxAbs, maxAbsDiff, onBackend, seededValues } from '../test-utils.js';
+
+/** The raw kernel, as tf.conv2d's gradient calls it (tfjs does not export the op). */
+function backpropFilter(x: tf.Tensor, dy: tf.Tensor, attrs: Record<string, unknown>): tf.Tensor {
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { dataFormat: 'NHWC', ...attrs } as unknown as tf.NamedAttrMap) as tf.Tensor;
+}
+
+beforeAll(async () => {
+  const info = await setupBackend({ backend: 'wasm' });
+  expect(info.name).toBe('wasm');
+  expect(info.addedKernels).toContain('Conv2DBackpropFilter');
+});
+
+type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+interface Case {
+  x: [number, number, number, number];
+  k: [number, number];
+  co: number;
+  strides: number | [number, number];
+  pad: Pad;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+// Odd sizes, non-square inputs and filters, stride 1 and 2 (and mixed), every padding kind.
+const cases: Case[] = [
+  { x: [2, 7, 7, 3], k: [3, 3], co: 4, strides: 1, pad: 'valid' },
+  { x: [2, 7, 7, 3], k: [3, 3], co: 4, strides: 1, pad: 'same' },
+  { x: [3, 9, 8, 2], k: [3, 2], co: 5, strides: 2, pad: 'valid' },
+  { x: [3, 9, 8, 2], k: [3, 2], co: 5, strides: 2, pad: 'same' },
+  { x: [1, 10, 11, 1], k: [4, 4], co: 3, strides: 2, pad: 'same' },
+  { x: [2, 8, 13, 3], k: [5, 3], co: 2, strides: [2, 1], pad: 'valid' },
+  { x: [2, 11, 6, 2], k: [2, 5], co: 3, strides: [1, 3], pad: 'same' },
+  { x: [4, 32, 32, 1], k: [5, 5], co: 6, strides: 1, pad: 'valid' }, // LeNet conv1
+  { x: [4, 14, 14, 6], k: [5, 5], co: 16, strides: 1, pad: 'valid' }, // LeNet conv2
+  { x: [2, 9, 9, 2], k: [3, 3], co: 2, strides: 2, pad: 1 },
+  { x: [2, 10, 9, 2], k: [3, 3], co: 2, strides: 2, pad: 1, dimRoundingMode: 'ceil' },
+  { x: [2, 6, 7, 2], k: [3, 3], co: 3, strides: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  { x: [1, 1, 1, 4], k: [1, 1], co: 2, strides: 1, pad: 'valid' },
+];
+
+describe('Conv2DBackpropFilter on wasm', () => {
+  it.each(cases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %j', async (i, c) => {
+    const xv = seededValues(c.x.reduce((a, b) => a * b), 100 + i);
+    const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.co];
+    const dyShape = tf.tidy(() =>
+      tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.strides, c.pad, 'NHWC', 1, c.dimRoundingMode).shape,
+    );
+    const dyv = seededValues(dyShape.reduce((a, b) => a * b), 200 + i);
+    const run = () =>
+      backpropFilter(tf.tensor4d(xv, c.x), tf.tensor4d(dyv, dyShape as [number, number, number, number]), {
+        filterShape,
+        strides: c.strides,
+        pad: c.pad,
+        dimRoundingMode: c.dimRoundingMode,
+      });
+    const [cpu] = await onBackend('cpu', run);
+    const [wasm] = await onBackend('wasm', run);
+    expect(maxAbs(cpu!)).toBeGreaterThan(0);
+    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-4 * Math.max(1, maxAbs(cpu!)));
+  });
+
+  it('matches cpu for NCHW data via the raw kernel', async () => {
+    const x = seededValues(2 * 3 * 7 * 6, 7);
+    const dy = seededValues(2 * 4 * 5 * 5, 8);
+    const run = () =>
+      tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, [2, 3, 7, 6]), dy: tf.tensor4d(dy, [2, 4, 5, 5]) }, {
+        strides: [1, 1],
+        pad: 'valid',
+        dataFormat: 'NCHW',
+        filterShape: [3, 2, 3, 4],
+      }) as tf.Tensor;
+    // Reference: the same computation in NHWC on cpu.
+    const ref = () =>
+      backpropFilter(
+        tf.transpose(tf.tensor4d(x, [2, 3, 7, 6]), [0, 2, 3, 1]),
+        tf.transpose(tf.tensor4d(dy, [2, 4, 5, 5]), [0, 2, 3, 1]),
+        { filterShape: [3, 2, 3, 4], strides: 1, pad: 'valid' },
+      );
+    const [cpu] = await onBackend('cpu', ref);
+    const [wasm] = await onBackend('wasm', run);
+    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-4);
+  });
+
+  it('gives the gradient of tf.conv2d with respect to the filter (tf.grad on wasm)', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(seededValues(2 * 8 * 8 * 3, 1), [2, 8, 8, 3]);
+    const w = tf.tensor4d(seededValues(3 * 3 * 3 * 4, 2), [3, 3, 3, 4]);
+    const target = tf.tensor4d(seededValues(2 * 4 * 4 * 4, 3), [2, 4, 4, 4]);
+    const loss = (wt: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, wt as tf.Tensor4D, 2, 'same'), target));
+    const g = tf.grad(loss)(w);
+    // Finite differences of the (linear-in-w) loss, in float64 on the cpu side of JS.
+    const wv = w.dataSync();
+    const gv = g.dataSync();
+    const eps = 1e-2;
+    for (const idx of [0, 17, 50, 107]) {
+      const plus = Float32Array.from(wv);
+      const minus = Float32Array.from(wv);
+      plus[idx]! += eps;
+      minus[idx]! -= eps;
+      const fd = tf.tidy(
+        () => (loss(tf.tensor4d(plus, w.shape)).dataSync()[0]! - loss(tf.tensor4d(minus, w.shape)).dataSync()[0]!) / (2 * eps),
+      );
+      expect(gv[idx]!).toBeCloseTo(fd, 2);
+    }
+    tf.dispose([x, w, target, g]);
+  });
+
+  it('leaks no tensors and no backend buffers', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(seededValues(2 * 9 * 9 * 2, 1), [2, 9, 9, 2]);
+    const dy = tf.tensor4d(seededValues(2 * 5 * 5 * 3, 2), [2, 5, 5, 3]);
+    const before = tf.memory().numTensors;
+    const dataBefore = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 20; i++) tf.dispose(backpropFilter(x, dy, { filterShape: [3, 3, 2, 3], strides: 2, pad: 'same' }));
+    // and through the gradient path, as training hits it
+    const w = tf.ones([3, 3, 2, 3]) as tf.Tensor4D;
+    for (let i = 0; i < 5; i++) {
+      tf.tidy(() => {
+        tf.grad((t: tf.Tensor) => tf.sum(tf.conv2d(x, t as tf.Tensor4D, 2, 'same')))(w);
+      });
+    }
+    w.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
+    tf.dispose([x, dy]);
+  });
+});
+
+describe('cpu-fallback kernels on wasm', () => {
+  it('depthwise conv2d gradients match the cpu backend', async () => {
+    const x = seededValues(2 * 7 * 7 * 3, 11);
+    const w = seededValues(3 * 3 * 3 * 2, 12);
+    const grads = () => {
+      const xt = tf.tensor4d(x, [2, 7, 7, 3]);
+      const wt = tf.tensor4d(w, [3, 3, 3, 2]);
+      const f = (a: tf.Tensor, b: tf.Tensor) =>
+        tf.sum(tf.square(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, 2, 'same')));
+      return tf.grads(f)([xt, wt]);
+    };
+    const cpu = await onBackend('cpu', grads);
+    const wasm = await onBackend('wasm', grads);
+    for (let i = 0; i < 2; i++) {
+      expect(maxAbs(cpu[i]!)).toBeGreaterThan(0);
+      expect(maxAbsDiff(cpu[i]!, wasm[i]!)).toBeLessThan(1e-4 * maxAbs(cpu[i]!));
+    }
+  });
+
+  it('UnsortedSegmentSum (the gradient of gather) matches the cpu backend', async () => {
+    const run = () =>
+      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d([0, 2, 2, 1, 0], 'int32')), tf.reshape(tf.range(1, 6), [5, 1]))))(
+        tf.tensor2d(seededValues(12, 3), [4, 3]),
+      );
+    const [cpu] = await onBackend('cpu', run);
+    const [wasm] = await onBackend('wasm', run);
+    expect(Array.from(wasm!)).toEqual(Array.from(cpu!));
+  });
+});

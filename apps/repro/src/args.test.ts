@@ -1,0 +1,79 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveConfig } from './args.js';
+import { ConfigError, PRESETS, validateConfig } from './config.js';
+
+describe('configuration', () => {
+  it('defaults to the paper preset: full sets, eps 0..1 in steps of 0.1, 10 iterations, mu 0.8', async () => {
+    const { config } = await resolveConfig([]);
+    expect(config.preset).toBe('paper');
+    expect(config.train.size).toBeNull();
+    expect(config.testSize).toBeNull();
+    expect(config.attacks.epsilons).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
+    expect(config.attacks.iterations).toBe(10);
+    expect(config.attacks.mu).toBe(0.8);
+    expect(config.attacks.variant).toBe('paper');
+    expect(config.attacks.names).toEqual(['fgsm', 'bim', 'mifgsm']);
+  });
+
+  it('every preset is valid', () => {
+    for (const p of Object.values(PRESETS)) expect(validateConfig(structuredClone(p))).toEqual(p);
+  });
+
+  it('flags override the preset', async () => {
+    const { config } = await resolveConfig(['--preset', 'smoke', '--eps', '0,0.5', '--epochs', '3', '--test-size', 'all', '--datasets', 'mnist', '--no-audit', '--variant', 'canonical', '--seed', '7']);
+    expect(config.preset).toBe('smoke');
+    expect(config.attacks.epsilons).toEqual([0, 0.5]);
+    expect(config.train.epochs).toEqual({ mnist: 3, cifar10: 3 });
+    expect(config.testSize).toBeNull();
+    expect(config.datasets).toEqual(['mnist']);
+    expect(config.audit.enabled).toBe(false);
+    expect(config.attacks.variant).toBe('canonical');
+    expect(config.seed).toBe(7);
+    expect(config.outDir).toBe('out/smoke');
+  });
+
+  it('a config file sets the preset and any field; flags still win', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-cfg-'));
+    const file = join(dir, 'c.json');
+    await writeFile(file, JSON.stringify({ preset: 'quick', testSize: 77, train: { epochs: { mnist: 4 } }, attacks: { iterations: 5 } }));
+    const { config } = await resolveConfig(['--config', file, '--iterations', '6']);
+    expect(config.preset).toBe('quick');
+    expect(config.testSize).toBe(77);
+    expect(config.train.epochs).toEqual({ mnist: 4, cifar10: PRESETS.quick.train.epochs.cifar10 });
+    expect(config.train.batchSize).toBe(PRESETS.quick.train.batchSize);
+    expect(config.attacks.iterations).toBe(6);
+  });
+
+  it.each([
+    [['--eps', '0,1.5'], /attacks\.epsilons\[1\]: expected a number in \[0, 1\], found 1\.5/],
+    [['--eps', '0,abc'], /--eps: expected comma-separated numbers/],
+    [['--preset', 'huge'], /--preset: expected one of 'smoke', 'quick', 'paper', found "huge"/],
+    [['--datasets', 'mnist,svhn'], /datasets\[1\]: expected one of 'mnist', 'cifar10', found "svhn"/],
+    [['--attacks', 'fgsm,fgsm'], /attacks\.names: expected no repeated entries/],
+    [['--epochs', '0'], /train\.epochs\.mnist: expected an integer >= 1, found 0/],
+    [['--test-size=-3'], /--test-size: expected a positive integer or 'all', found "-3"/],
+    [['--backend', 'gpu'], /backend: expected one of 'auto', 'tensorflow', 'wasm', 'cpu', found "gpu"/],
+    [['--bogus'], /flags: expected known options .*bogus/],
+    [['--config', '/nonexistent/x.json'], /--config: expected a readable JSON file/],
+  ])('refuses %j with a clear error before any work', async (argv, message) => {
+    const err = await resolveConfig(argv as string[]).catch((e) => e);
+    expect(err).toBeInstanceOf(ConfigError);
+    expect(err.message).toMatch(message);
+  });
+
+  it('refuses unknown and mistyped fields in a config file, naming the file and the field', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-cfg-'));
+    const typo = join(dir, 'typo.json');
+    await writeFile(typo, JSON.stringify({ attacks: { iteratons: 5 } }));
+    await expect(resolveConfig(['--config', typo])).rejects.toThrow(/typo\.json: attacks\.iteratons: expected one of the known fields/);
+    const wrong = join(dir, 'wrong.json');
+    await writeFile(wrong, JSON.stringify({ train: { batchSize: '64' } }));
+    await expect(resolveConfig(['--config', wrong])).rejects.toThrow(/wrong\.json: train\.batchSize: expected an integer >= 1, found "64"/);
+    const bad = join(dir, 'bad.json');
+    await writeFile(bad, '{ nope');
+    await expect(resolveConfig(['--config', bad])).rejects.toThrow(/bad\.json: \(file\): expected valid JSON/);
+  });
+});

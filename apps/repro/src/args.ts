@@ -1,0 +1,132 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { ConfigError, mergeConfig, PRESETS, type PresetName, type ReproConfig, validateConfig } from './config.js';
+
+export const USAGE = `Usage: pnpm --filter repro start -- [options]
+
+Reproduces "On the Adversarial Robustness of Neural Networks without Weight Transport"
+(Akrout 2019) and audits FA's robustness for gradient masking. Resumable: rerun the same
+command after an interruption and it continues where it stopped.
+
+Options (each overrides the preset, then the --config file):
+  --preset <smoke|quick|paper>   what to run (default: paper)
+  --config <file.json>           a JSON file with any ReproConfig fields (see README)
+  --data-dir <dir>               dataset folder (default: $FA_ROBUST_DATA_DIR, then cache, then download)
+  --no-download                  never download; fail with the list of missing files instead
+  --out <dir>                    output folder (default: out/<preset>)
+  --datasets <list>              mnist,cifar10
+  --seed <n>                     seed for data order, initialisation and attacks
+  --backend <auto|wasm|cpu|tensorflow>
+  --train-size <n|all>           training images per dataset
+  --epochs <n>                   epochs for every dataset (or set train.epochs per dataset in --config)
+  --test-size <n|all>            test images attacked (the first n of the test set)
+  --eps <list>                   e.g. 0,0.1,0.2 (each in [0, 1])
+  --attacks <list>               fgsm,bim,mifgsm
+  --variant <paper|canonical>    the paper's update rules (default) or the canonical ones
+  --iterations <n>               BIM / MI-FGSM iterations (default 10)
+  --no-audit                     skip the gradient-masking audit
+  --help                         this text
+`;
+
+const intOrAll = (flag: string, v: string): number | null => {
+  if (v === 'all') return null;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new ConfigError(flag, "a positive integer or 'all'", v, 'flags');
+  return n;
+};
+const int = (flag: string, v: string): number => {
+  const n = Number(v);
+  if (!Number.isInteger(n)) throw new ConfigError(flag, 'an integer', v, 'flags');
+  return n;
+};
+const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+
+/** Flags → config: preset, then the --config file, then flags; validated. */
+export async function resolveConfig(argv: string[]): Promise<{ config: ReproConfig; help: boolean }> {
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: argv.filter((a) => a !== '--'),
+      strict: true,
+      allowPositionals: false,
+      options: {
+        preset: { type: 'string' },
+        config: { type: 'string' },
+        'data-dir': { type: 'string' },
+        'no-download': { type: 'boolean' },
+        out: { type: 'string' },
+        datasets: { type: 'string' },
+        seed: { type: 'string' },
+        backend: { type: 'string' },
+        'train-size': { type: 'string' },
+        epochs: { type: 'string' },
+        'test-size': { type: 'string' },
+        eps: { type: 'string' },
+        attacks: { type: 'string' },
+        variant: { type: 'string' },
+        iterations: { type: 'string' },
+        'no-audit': { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (e) {
+    throw new ConfigError('flags', 'known options (see --help)', (e as Error).message, 'flags');
+  }
+  const v = parsed.values as Record<string, string | boolean | undefined>;
+  let fileJson: Record<string, unknown> | null = null;
+  if (typeof v.config === 'string') {
+    let text: string;
+    try {
+      text = await readFile(v.config, 'utf8');
+    } catch (e) {
+      throw new ConfigError('--config', 'a readable JSON file', `${v.config} (${(e as Error).message})`, 'flags');
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (e) {
+      throw new ConfigError('(file)', 'valid JSON', (e as Error).message, v.config);
+    }
+    if (json == null || typeof json !== 'object' || Array.isArray(json)) throw new ConfigError('(file)', 'a JSON object', json, v.config);
+    fileJson = json as Record<string, unknown>;
+  }
+  // The preset is the base: --preset, else the config file's "preset", else 'paper'.
+  const presetName = (v.preset as string | undefined) ?? (fileJson?.preset as string | undefined) ?? 'paper';
+  if (!(presetName in PRESETS)) {
+    throw new ConfigError(v.preset ? '--preset' : 'preset', "one of 'smoke', 'quick', 'paper'", presetName, v.preset ? 'flags' : String(v.config));
+  }
+  let config: ReproConfig = structuredClone(PRESETS[presetName as PresetName]);
+  if (fileJson) {
+    const { preset: _ignored, ...rest } = fileJson;
+    config = validateConfig(mergeConfig(config, rest, String(v.config)), String(v.config));
+  }
+
+  const flags: Record<string, unknown> = {};
+  if (typeof v['data-dir'] === 'string') flags.dataDir = v['data-dir'];
+  if (v['no-download']) flags.download = false;
+  if (typeof v.out === 'string') flags.outDir = v.out;
+  if (typeof v.datasets === 'string') flags.datasets = csv(v.datasets);
+  if (typeof v.seed === 'string') flags.seed = int('--seed', v.seed);
+  if (typeof v.backend === 'string') flags.backend = v.backend;
+  if (typeof v['train-size'] === 'string') flags.train = { ...config.train, size: intOrAll('--train-size', v['train-size']) };
+  if (typeof v.epochs === 'string') {
+    const e = int('--epochs', v.epochs);
+    flags.train = { ...config.train, ...(flags.train as object), epochs: { mnist: e, cifar10: e } };
+  }
+  if (typeof v['test-size'] === 'string') flags.testSize = intOrAll('--test-size', v['test-size']);
+  const attacks: Record<string, unknown> = {};
+  if (typeof v.eps === 'string') {
+    attacks.epsilons = csv(v.eps).map((s) => {
+      const n = Number(s);
+      if (!Number.isFinite(n)) throw new ConfigError('--eps', 'comma-separated numbers in [0, 1]', v.eps, 'flags');
+      return n;
+    });
+  }
+  if (typeof v.attacks === 'string') attacks.names = csv(v.attacks);
+  if (typeof v.variant === 'string') attacks.variant = v.variant;
+  if (typeof v.iterations === 'string') attacks.iterations = int('--iterations', v.iterations);
+  if (Object.keys(attacks).length) flags.attacks = { ...config.attacks, ...attacks };
+  if (v['no-audit']) flags.audit = { ...config.audit, enabled: false };
+  config = validateConfig(mergeConfig(config, flags, 'flags'), 'flags');
+  return { config, help: Boolean(v.help) };
+}

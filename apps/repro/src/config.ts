@@ -1,0 +1,220 @@
+/**
+ * The configuration of a reproduction run: presets, overrides from a JSON file and from
+ * flags, and validation that names the bad field, what was expected and what was found,
+ * before any work starts.
+ */
+
+export type DatasetName = 'mnist' | 'cifar10';
+export type Method = 'bp' | 'fa';
+export type PaperAttack = 'fgsm' | 'bim' | 'mifgsm';
+export type PresetName = 'smoke' | 'quick' | 'paper';
+
+export interface ReproConfig {
+  preset: PresetName;
+  datasets: DatasetName[];
+  /** Where MNIST / CIFAR-10 files are looked for first (else FA_ROBUST_DATA_DIR, cache, download). */
+  dataDir: string | null;
+  /** May the loaders download missing files. */
+  download: boolean;
+  outDir: string;
+  seed: number;
+  backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  train: {
+    /** Training images per dataset; null = the whole training set. */
+    size: number | null;
+    epochs: Record<DatasetName, number>;
+    batchSize: number;
+    optimizer: 'adam' | 'sgd' | 'momentum';
+    learningRate: number;
+  };
+  /** Test images attacked per dataset (the first N of the test set); null = all. */
+  testSize: number | null;
+  attacks: {
+    names: PaperAttack[];
+    epsilons: number[];
+    iterations: number;
+    mu: number;
+    /** 'paper': the update rules as the paper's equations write them; 'canonical': as their authors define them. */
+    variant: 'paper' | 'canonical';
+    batchSize: number;
+  };
+  audit: {
+    enabled: boolean;
+    /** eps values the audit attacks run at (a subset of attacks.epsilons keeps it affordable). */
+    epsilons: number[];
+    /** Gradient-free attack used to check for masking. */
+    gradientFree: 'spsa' | 'square' | 'none';
+    /** Queries (Square) or iterations (SPSA) of the gradient-free attack. */
+    gradientFreeBudget: number;
+    /** Test images the audit's gradient-free attack runs on (it is costly); null = testSize. */
+    gradientFreeSize: number | null;
+    /** Train an independent BP surrogate (another seed) and transfer from it. */
+    surrogate: boolean;
+    /** Examples over which feedback-path vs true input-gradient angles are measured. */
+    alignmentSize: number;
+  };
+}
+
+const grid = (n: number) => Array.from({ length: n + 1 }, (_, i) => Math.round((i / n) * 10) / 10);
+
+export const PRESETS: Record<PresetName, ReproConfig> = {
+  smoke: {
+    preset: 'smoke',
+    datasets: ['mnist', 'cifar10'],
+    dataDir: null,
+    download: true,
+    outDir: 'out/smoke',
+    seed: 1,
+    backend: 'auto',
+    train: { size: 512, epochs: { mnist: 1, cifar10: 1 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
+    testSize: 128,
+    attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: [0, 0.3], iterations: 10, mu: 0.8, variant: 'paper', batchSize: 128 },
+    audit: {
+      enabled: true,
+      epsilons: [0.3],
+      gradientFree: 'square',
+      gradientFreeBudget: 50,
+      gradientFreeSize: 32,
+      surrogate: true,
+      alignmentSize: 32,
+    },
+  },
+  quick: {
+    preset: 'quick',
+    datasets: ['mnist', 'cifar10'],
+    dataDir: null,
+    download: true,
+    outDir: 'out/quick',
+    seed: 1,
+    backend: 'auto',
+    train: { size: 10000, epochs: { mnist: 2, cifar10: 3 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
+    testSize: 1000,
+    attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: grid(5), iterations: 10, mu: 0.8, variant: 'paper', batchSize: 250 },
+    audit: {
+      enabled: true,
+      epsilons: [0.1, 0.3],
+      gradientFree: 'square',
+      gradientFreeBudget: 300,
+      gradientFreeSize: 200,
+      surrogate: true,
+      alignmentSize: 200,
+    },
+  },
+  paper: {
+    preset: 'paper',
+    datasets: ['mnist', 'cifar10'],
+    dataDir: null,
+    download: true,
+    outDir: 'out/paper',
+    seed: 1,
+    backend: 'auto',
+    train: { size: null, epochs: { mnist: 5, cifar10: 10 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
+    testSize: null,
+    attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: grid(10), iterations: 10, mu: 0.8, variant: 'paper', batchSize: 500 },
+    audit: {
+      enabled: true,
+      epsilons: [0.1, 0.3, 0.5],
+      gradientFree: 'square',
+      gradientFreeBudget: 1000,
+      gradientFreeSize: 1000,
+      surrogate: true,
+      alignmentSize: 1000,
+    },
+  },
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(
+    /** Where the bad value came from: a flag, a config file field, or a preset. */
+    readonly field: string,
+    readonly expected: string,
+    readonly found: unknown,
+    readonly source = 'config',
+  ) {
+    super(`${source}: ${field}: expected ${expected}, found ${JSON.stringify(found)}`);
+  }
+}
+
+type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v != null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Deep-merges `over` into `base`, refusing keys `base` does not have (a typo in a config file
+ * should be an error, not silently ignored).
+ */
+export function mergeConfig(base: ReproConfig, over: Record<string, unknown>, source: string): ReproConfig {
+  const walk = (b: Record<string, unknown>, o: Record<string, unknown>, path: string): Record<string, unknown> => {
+    const out: Record<string, unknown> = { ...b };
+    for (const [k, v] of Object.entries(o)) {
+      const p = path ? `${path}.${k}` : k;
+      if (!(k in b)) throw new ConfigError(p, `one of the known fields (${Object.keys(b).join(', ')})`, k, source);
+      out[k] = isObject(b[k]) && isObject(v) && !['epochs'].includes(k) ? walk(b[k] as Record<string, unknown>, v, p) : v;
+      if (k === 'epochs' && isObject(v)) out[k] = { ...(b[k] as object), ...v };
+    }
+    return out;
+  };
+  return walk(base as unknown as Record<string, unknown>, over, '') as unknown as ReproConfig;
+}
+
+/** Checks every field; throws a ConfigError naming the first bad one. */
+export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
+  const err = (field: string, expected: string, found: unknown) => new ConfigError(field, expected, found, source);
+  const int = (field: string, v: unknown, min: number, nullable = false) => {
+    if (nullable && v === null) return;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
+      throw err(field, `an integer >= ${min}${nullable ? ' or null' : ''}`, v);
+    }
+  };
+  const num = (field: string, v: unknown, min: number, max: number) => {
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw err(field, `a number in [${min}, ${max}]`, v);
+  };
+  const oneOf = <T extends string>(field: string, v: unknown, allowed: readonly T[]) => {
+    if (!allowed.includes(v as T)) throw err(field, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, v);
+  };
+  const list = <T extends string>(field: string, v: unknown, allowed: readonly T[]) => {
+    if (!Array.isArray(v) || v.length === 0) throw err(field, `a non-empty list of ${allowed.join(', ')}`, v);
+    v.forEach((x, i) => oneOf(`${field}[${i}]`, x, allowed));
+    if (new Set(v).size !== v.length) throw err(field, 'no repeated entries', v);
+  };
+  const epsList = (field: string, v: unknown, allowEmpty = false) => {
+    if (!Array.isArray(v) || (!allowEmpty && v.length === 0)) throw err(field, 'a non-empty list of numbers in [0, 1]', v);
+    v.forEach((x, i) => num(`${field}[${i}]`, x, 0, 1));
+  };
+  oneOf('preset', c.preset, ['smoke', 'quick', 'paper'] as const);
+  list('datasets', c.datasets, ['mnist', 'cifar10'] as const);
+  if (c.dataDir !== null && (typeof c.dataDir !== 'string' || c.dataDir === '')) throw err('dataDir', 'a folder path or null', c.dataDir);
+  if (typeof c.download !== 'boolean') throw err('download', 'true or false', c.download);
+  if (typeof c.outDir !== 'string' || c.outDir === '') throw err('outDir', 'a folder path', c.outDir);
+  int('seed', c.seed, 0);
+  oneOf('backend', c.backend, ['auto', 'tensorflow', 'wasm', 'cpu'] as const);
+  if (!isObject(c.train)) throw err('train', 'an object', c.train);
+  int('train.size', c.train.size, 1, true);
+  if (!isObject(c.train.epochs)) throw err('train.epochs', 'an object { mnist, cifar10 }', c.train.epochs);
+  for (const d of ['mnist', 'cifar10'] as const) int(`train.epochs.${d}`, c.train.epochs[d], 1);
+  int('train.batchSize', c.train.batchSize, 1);
+  oneOf('train.optimizer', c.train.optimizer, ['adam', 'sgd', 'momentum'] as const);
+  num('train.learningRate', c.train.learningRate, 1e-8, 10);
+  int('testSize', c.testSize, 1, true);
+  if (!isObject(c.attacks)) throw err('attacks', 'an object', c.attacks);
+  list('attacks.names', c.attacks.names, ['fgsm', 'bim', 'mifgsm'] as const);
+  epsList('attacks.epsilons', c.attacks.epsilons);
+  int('attacks.iterations', c.attacks.iterations, 1);
+  num('attacks.mu', c.attacks.mu, 0, 10);
+  oneOf('attacks.variant', c.attacks.variant, ['paper', 'canonical'] as const);
+  int('attacks.batchSize', c.attacks.batchSize, 1);
+  if (!isObject(c.audit)) throw err('audit', 'an object', c.audit);
+  if (typeof c.audit.enabled !== 'boolean') throw err('audit.enabled', 'true or false', c.audit.enabled);
+  epsList('audit.epsilons', c.audit.epsilons, !c.audit.enabled);
+  oneOf('audit.gradientFree', c.audit.gradientFree, ['spsa', 'square', 'none'] as const);
+  int('audit.gradientFreeBudget', c.audit.gradientFreeBudget, 1);
+  int('audit.gradientFreeSize', c.audit.gradientFreeSize, 1, true);
+  if (typeof c.audit.surrogate !== 'boolean') throw err('audit.surrogate', 'true or false', c.audit.surrogate);
+  int('audit.alignmentSize', c.audit.alignmentSize, 1);
+  return c;
+}
+
+export type { Json };

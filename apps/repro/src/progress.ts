@@ -1,0 +1,58 @@
+/**
+ * Progress for long work: a bar with rate and ETA on a terminal, plain log lines otherwise
+ * (CI, pipes, files), at most one line per `logEveryMs` so logs stay readable.
+ */
+export interface ProgressSink {
+  (done: number, total: number): void;
+  finish(note?: string): void;
+}
+
+export interface ProgressOptions {
+  stream?: NodeJS.WriteStream;
+  logEveryMs?: number;
+  now?: () => number;
+}
+
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '?';
+  const s = Math.round(seconds);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+export function progress(label: string, unit: string, options: ProgressOptions = {}): ProgressSink {
+  const stream = options.stream ?? process.stderr;
+  const now = options.now ?? Date.now;
+  const tty = Boolean(stream.isTTY) && !process.env.CI;
+  const logEvery = options.logEveryMs ?? 10_000;
+  const start = now();
+  let lastLog = start;
+  let last = { done: 0, total: 0 };
+  const line = (done: number, total: number) => {
+    const elapsed = (now() - start) / 1000;
+    const rate = elapsed > 0 ? done / elapsed : 0;
+    const eta = rate > 0 ? (total - done) / rate : Number.NaN;
+    const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
+    return { pct, text: `${done}/${total} ${unit} ${rate.toFixed(0)} ${unit}/s, elapsed ${formatDuration(elapsed)}, ETA ${formatDuration(eta)}` };
+  };
+  const sink = ((done: number, total: number) => {
+    last = { done, total };
+    const { pct, text } = line(done, total);
+    if (tty) {
+      const width = 24;
+      const filled = Math.round((width * pct) / 100);
+      stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${text}\x1b[K`);
+    } else if (now() - lastLog >= logEvery) {
+      lastLog = now();
+      stream.write(`${label}: ${pct}% ${text}\n`);
+    }
+  }) as ProgressSink;
+  sink.finish = (note?: string) => {
+    const { text } = line(last.total, last.total);
+    const msg = `${label}: done, ${text.replace(/, ETA.*/, '')}${note ? ` — ${note}` : ''}`;
+    stream.write(tty ? `\r${msg}\x1b[K\n` : `${msg}\n`);
+  };
+  return sink;
+}

@@ -1,0 +1,65 @@
+import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { formatDuration, progress } from './progress.js';
+import { CellStore, hash } from './store.js';
+
+describe('CellStore', () => {
+  it('persists cells across reopenings and computes each once', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-store-'));
+    const a = await CellStore.open(dir);
+    let calls = 0;
+    const compute = async () => {
+      calls++;
+      return { accuracy: 0.5 };
+    };
+    expect(await a.getOrCompute('mnist/fa/fgsm/0.1', compute)).toEqual({ value: { accuracy: 0.5 }, cached: false });
+    const b = await CellStore.open(dir);
+    expect(await b.getOrCompute('mnist/fa/fgsm/0.1', compute)).toEqual({ value: { accuracy: 0.5 }, cached: true });
+    expect(calls).toBe(1);
+  });
+
+  it('drops interrupted temporary writes and unreadable cells on open', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-store-'));
+    const s = await CellStore.open(dir);
+    await s.put('k1', 1);
+    await writeFile(join(dir, 'k2-abc.json.tmp-123-xyz'), '{"key":"k2","val');
+    await writeFile(join(dir, 'k3-abc.json'), '{"key":"k3","val');
+    const again = await CellStore.open(dir);
+    expect(again.size).toBe(1);
+    expect(again.get('k1')).toBe(1);
+    expect((await readdir(dir)).length).toBe(1);
+  });
+
+  it('hashes objects independently of key order', () => {
+    expect(hash({ a: 1, b: [1, 2] })).toBe(hash({ b: [1, 2], a: 1 }));
+    expect(hash({ a: 1 })).not.toBe(hash({ a: 2 }));
+  });
+});
+
+describe('progress', () => {
+  it('logs plain lines with rate and ETA when not on a terminal', () => {
+    let t = 0;
+    const lines: string[] = [];
+    const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+    const p = progress('train mnist/fa', 'img', { stream, logEveryMs: 1000, now: () => t });
+    t = 500;
+    p(100, 1000); // too soon: no line
+    t = 2000;
+    p(400, 1000);
+    t = 5000;
+    p(1000, 1000);
+    p.finish('acc 97.1%');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toBe('train mnist/fa: 40% 400/1000 img 200 img/s, elapsed 2s, ETA 3s\n');
+    expect(lines[2]).toMatch(/^train mnist\/fa: done, 1000\/1000 img 200 img\/s, elapsed 5s — acc 97\.1%\n$/);
+  });
+
+  it('formats durations', () => {
+    expect(formatDuration(5)).toBe('5s');
+    expect(formatDuration(125)).toBe('2m05s');
+    expect(formatDuration(7300)).toBe('2h01m');
+    expect(formatDuration(Number.NaN)).toBe('?');
+  });
+});

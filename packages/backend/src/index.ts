@@ -3,6 +3,7 @@ export { fileSystem, registerFileRouters } from './io.js';
 export {
   type AddedKernelName,
   conv2DBackpropFilterViaConv2D,
+  conv2DBackpropInputViaConv2D,
   cpuFallbackKernel,
   registerWasmTrainingKernels,
   WASM_ADDED_KERNELS,

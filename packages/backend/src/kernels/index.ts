@@ -1,10 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { conv2DBackpropFilterViaConv2D } from './conv2d-backprop-filter.js';
+import { conv2DBackpropInputViaConv2D } from './conv2d-backprop-input.js';
 import { cpuFallbackKernel } from './cpu-fallback.js';
 
 /** Kernels that tfjs-backend-wasm 4.x lacks and that we add, with how each is computed. */
 export const WASM_ADDED_KERNELS = {
   Conv2DBackpropFilter: 'composed: Transpose + Conv2D (stride and dilation swapped) + Slice on wasm',
+  Conv2DBackpropInput:
+    "replaced: one stride-1 Conv2D of the zero-dilated dy by the rotated filter (XNNPACK); wasm's own kernel where the padding does not fit",
   DepthwiseConv2dNativeBackpropFilter: 'cpu fallback (copies to the cpu backend and back)',
   DepthwiseConv2dNativeBackpropInput: 'cpu fallback (copies to the cpu backend and back)',
   UnsortedSegmentSum: 'cpu fallback (copies to the cpu backend and back)',
@@ -24,6 +27,22 @@ export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelNa
   const added = ours.get(backendName) ?? new Set<AddedKernelName>();
   ours.set(backendName, added);
   for (const name of Object.keys(WASM_ADDED_KERNELS) as AddedKernelName[]) {
+    if (name === 'Conv2DBackpropInput') {
+      // wasm has this kernel, but as a slow direct loop: replace it, keeping the original for
+      // the cases the fast path does not cover.
+      const original = tf.getKernel(name, backendName);
+      if (original == null || added.has(name)) continue;
+      tf.unregisterKernel(name, backendName);
+      tf.registerKernel({
+        kernelName: name,
+        backendName,
+        kernelFunc: (args) =>
+          conv2DBackpropInputViaConv2D({ ...args, backend: args.backend as tf.KernelBackend }, backendName) ??
+          original.kernelFunc(args),
+      });
+      added.add(name);
+      continue;
+    }
     if (tf.getKernel(name, backendName) != null) continue;
     if (name === 'Conv2DBackpropFilter') {
       tf.registerKernel({
@@ -40,4 +59,4 @@ export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelNa
   return [...added];
 }
 
-export { conv2DBackpropFilterViaConv2D, cpuFallbackKernel };
+export { conv2DBackpropFilterViaConv2D, conv2DBackpropInputViaConv2D, cpuFallbackKernel };

@@ -36,6 +36,8 @@ const cases: Case[] = [
   { x: [2, 11, 6, 2], k: [2, 5], co: 3, strides: [1, 3], pad: 'same' },
   { x: [4, 32, 32, 1], k: [5, 5], co: 6, strides: 1, pad: 'valid' }, // LeNet conv1
   { x: [4, 14, 14, 6], k: [5, 5], co: 16, strides: 1, pad: 'valid' }, // LeNet conv2
+  { x: [4, 5, 5, 16], k: [5, 5], co: 12, strides: 1, pad: 'valid' }, // LeNet conv3: 1x1 output
+  { x: [3, 6, 5, 2], k: [5, 5], co: 3, strides: 2, pad: 'valid' }, // 1x1 output, one row unused
   { x: [2, 9, 9, 2], k: [3, 3], co: 2, strides: 2, pad: 1 },
   { x: [2, 10, 9, 2], k: [3, 3], co: 2, strides: 2, pad: 1, dimRoundingMode: 'ceil' },
   { x: [2, 6, 7, 2], k: [3, 3], co: 3, strides: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
@@ -127,6 +129,57 @@ describe('Conv2DBackpropFilter on wasm', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
     tf.dispose([x, dy]);
+  });
+});
+
+describe('Conv2DBackpropInput on wasm (replaced by a stride-1 Conv2D)', () => {
+  it.each(cases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %j', async (i, c) => {
+    const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.co];
+    const wv = seededValues(filterShape.reduce((a, b) => a * b), 300 + i);
+    const dyShape = tf.tidy(() =>
+      tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.strides, c.pad, 'NHWC', 1, c.dimRoundingMode).shape,
+    );
+    const dyv = seededValues(dyShape.reduce((a, b) => a * b), 400 + i);
+    const run = () =>
+      tf.engine().runKernel(
+        'Conv2DBackpropInput',
+        { dy: tf.tensor4d(dyv, dyShape as [number, number, number, number]), filter: tf.tensor4d(wv, filterShape) },
+        { inputShape: c.x, strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: c.dimRoundingMode } as unknown as tf.NamedAttrMap,
+      ) as tf.Tensor;
+    const [cpu] = await onBackend('cpu', run);
+    const [wasm] = await onBackend('wasm', run);
+    expect(maxAbs(cpu!)).toBeGreaterThan(0);
+    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-4 * Math.max(1, maxAbs(cpu!)));
+  });
+
+  it('is the input gradient of tf.conv2d (finite differences) and leaks nothing', async () => {
+    await tf.setBackend('wasm');
+    const x = tf.tensor4d(seededValues(2 * 9 * 9 * 2, 21), [2, 9, 9, 2]);
+    const w = tf.tensor4d(seededValues(3 * 3 * 2 * 3, 22), [3, 3, 2, 3]);
+    const target = tf.tensor4d(seededValues(2 * 5 * 5 * 3, 23), [2, 5, 5, 3]);
+    const loss = (xt: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt as tf.Tensor4D, w, 2, 'same'), target));
+    const g = tf.grad(loss)(x);
+    const xv = x.dataSync();
+    const eps = 1e-2;
+    for (const idx of [0, 40, 99, 161, 323]) {
+      const plus = Float32Array.from(xv);
+      const minus = Float32Array.from(xv);
+      plus[idx]! += eps;
+      minus[idx]! -= eps;
+      const fd = tf.tidy(() => (loss(tf.tensor4d(plus, x.shape)).dataSync()[0]! - loss(tf.tensor4d(minus, x.shape)).dataSync()[0]!) / (2 * eps));
+      expect(g.dataSync()[idx]!).toBeCloseTo(fd, 2);
+    }
+    const before = tf.memory().numTensors;
+    const dataBefore = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 10; i++) tf.dispose(tf.grad(loss)(x));
+    // the matmul path (1x1 output) too
+    const x5 = tf.tensor4d(seededValues(2 * 5 * 5 * 4, 24), [2, 5, 5, 4]);
+    const w5 = tf.tensor4d(seededValues(5 * 5 * 4 * 3, 25), [5, 5, 4, 3]);
+    for (let i = 0; i < 10; i++) tf.dispose(tf.grad((xt: tf.Tensor) => tf.sum(tf.conv2d(xt as tf.Tensor4D, w5, 1, 'valid')))(x5));
+    tf.dispose([x5, w5]);
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
+    tf.dispose([x, w, target, g]);
   });
 });
 

@@ -1,0 +1,132 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { FeedbackOptionError } from './errors.js';
+import { baseArgs, type FeedbackArgs, FeedbackState, registeredLayerClass } from './feedback.js';
+import { feedbackConv2d } from './kernels.js';
+
+/** Every option of tf.layers.conv2d. */
+export type Conv2DLayerArgs = Parameters<typeof tfl.layers.conv2d>[0];
+/** Every option of tf.layers.conv2d, plus `feedback`, `seed` and the other feedback options. */
+export type FaConv2DArgs = Conv2DLayerArgs & FeedbackArgs;
+
+type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
+type Shape = (number | null)[];
+
+/** The fields of tfjs-layers' Conv2D this class builds on (set by its constructor and build()). */
+interface Conv2DFields {
+  kernel: tfl.LayerVariable | null;
+  bias: tfl.LayerVariable | null;
+  filters: number;
+  strides: number[];
+  padding: string;
+  dataFormat: 'channelsFirst' | 'channelsLast';
+  dilationRate: number | number[];
+  activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string };
+}
+
+const Conv2D = registeredLayerClass('Conv2D') as new (
+  args: Conv2DLayerArgs,
+) => tfl.layers.Layer & Conv2DFields;
+
+/**
+ * tf.layers.conv2d whose backward pass sends the error to the layer below through feedback
+ * weights instead of W. The forward pass and the kernel's gradient (conv2DBackpropFilter) are
+ * those of tf.layers.conv2d; only the input gradient changes: conv2DBackpropInput(dy, B), or
+ * e·B_dfa reshaped to the input in dfa.
+ *
+ * Weights, in order: 'kernel' [kh, kw, inC, filters], 'bias' [filters] (if useBias), then
+ * 'feedback' (fa: B, frsf/brsf: M, kp: B (trainable), all in the kernel's shape; dfa: B_dfa
+ * [dfaOutputUnits, h·w·c of the input]; none in bp and usf).
+ *
+ * Dilation rates other than 1 are refused: tfjs has no gradient for dilated conv2d either.
+ */
+export class FaConv2D extends Conv2D {
+  static className = 'FaConv2D';
+  /** The feedback half of the layer: mode, seed, feedback weight. */
+  readonly feedbackState: FeedbackState;
+
+  constructor(args: FaConv2DArgs) {
+    const state = new FeedbackState('conv2d', args, null);
+    const dilation = args.dilationRate ?? 1;
+    if ((Array.isArray(dilation) ? dilation : [dilation]).some((d) => d !== 1)) {
+      throw new FeedbackOptionError(
+        'conv2d',
+        'dilationRate',
+        '1 (tfjs has no gradient for dilated conv2d)',
+        dilation,
+      );
+    }
+    super({
+      ...baseArgs(args),
+      kernelInitializer: args.kernelInitializer ?? state.defaultKernelInitializer(),
+    });
+    this.feedbackState = state;
+  }
+
+  /** The feedback mode. */
+  get feedback(): FeedbackArgs['feedback'] {
+    return this.feedbackState.mode;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    super.build(inputShape);
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const kernelShape = this.kernel!.shape as number[];
+    const state = this.feedbackState;
+    state.setKernelShape(kernelShape);
+    const fbShape = state.feedbackShape(kernelShape, shape);
+    if (fbShape != null && state.weight == null) {
+      state.weight = this.addWeight(
+        'feedback',
+        fbShape,
+        'float32',
+        state.feedbackInitializer(fbShape),
+        undefined,
+        state.mode === 'kp',
+      );
+    }
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      let x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
+      const state = this.feedbackState;
+      state.beforeForward(kwargs?.training as boolean | undefined);
+      const channelsFirst = this.dataFormat === 'channelsFirst';
+      if (channelsFirst) x = tf.transpose(x, [0, 2, 3, 1]);
+      const attrs = {
+        ...state.attrs(this.name),
+        strides: [this.strides[0]!, this.strides[1]!] as [number, number],
+        pad: (this.padding === 'same' ? 'same' : 'valid') as 'same' | 'valid',
+      };
+      let y: tf.Tensor = feedbackConv2d(
+        x,
+        this.kernel!.read() as tf.Tensor4D,
+        state.weight?.read() ?? null,
+        attrs,
+      );
+      if (this.bias != null) y = tf.add(y, this.bias.read());
+      if (channelsFirst) y = tf.transpose(y, [0, 3, 1, 2]);
+      return this.activation.apply(y);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.feedbackState.getConfig() };
+  }
+}
+
+tf.serialization.registerClass(
+  FaConv2D as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
+
+/**
+ * A 2D convolution with pluggable feedback: every option of tf.layers.conv2d, plus `feedback`
+ * (default 'fa') and `seed`.
+ *
+ * @example
+ * const layer = conv2d({ filters: 6, kernelSize: 5, activation: 'relu', feedback: 'fa', seed: 1 });
+ */
+export function conv2d(args: FaConv2DArgs): FaConv2D {
+  return new FaConv2D(args);
+}

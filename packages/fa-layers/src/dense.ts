@@ -1,0 +1,128 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { FeedbackOptionError } from './errors.js';
+import {
+  baseArgs,
+  type FeedbackArgs,
+  FeedbackState,
+  type Initializer,
+  registeredLayerClass,
+} from './feedback.js';
+import { feedbackMatMul } from './kernels.js';
+
+/** Every option of tf.layers.dense. */
+export type DenseLayerArgs = Parameters<typeof tfl.layers.dense>[0];
+/** Every option of tf.layers.dense, plus `feedback`, `seed` and the other feedback options. */
+export type FaDenseArgs = DenseLayerArgs & FeedbackArgs;
+
+type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
+type Shape = (number | null)[];
+
+/** The fields of tfjs-layers' Dense this class builds on (set by its constructor and build()). */
+interface DenseFields {
+  kernel: tfl.LayerVariable | null;
+  bias: tfl.LayerVariable | null;
+  units: number;
+  activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string };
+  kernelInitializer: Initializer;
+}
+
+const Dense = registeredLayerClass('Dense') as new (
+  args: DenseLayerArgs,
+) => tfl.layers.Layer & DenseFields;
+
+/**
+ * tf.layers.dense whose backward pass sends the error to the layer below through feedback
+ * weights instead of W^T. The forward pass and the kernel's gradient (x^T·dy) are those of
+ * tf.layers.dense; only the input gradient changes (dy·B^T, or e·B_dfa in dfa).
+ *
+ * Weights, in order: 'kernel' [in, units], 'bias' [units] (if useBias), then 'feedback'
+ * (fa: B [in, units]; frsf/brsf: M [in, units]; kp: B [in, units], trainable; dfa: B_dfa
+ * [dfaOutputUnits, in]; none in bp and usf). Fixed feedback weights are non-trainable: saved
+ * with the model, never touched by an optimizer.
+ */
+export class FaDense extends Dense {
+  static className = 'FaDense';
+  /** The feedback half of the layer: mode, seed, feedback weight. */
+  readonly feedbackState: FeedbackState;
+
+  constructor(args: FaDenseArgs) {
+    const state = new FeedbackState('dense', args, args.units);
+    super({
+      ...baseArgs(args),
+      kernelInitializer: args.kernelInitializer ?? state.defaultKernelInitializer(),
+    });
+    this.feedbackState = state;
+  }
+
+  /** The feedback mode. */
+  get feedback(): FeedbackArgs['feedback'] {
+    return this.feedbackState.mode;
+  }
+
+  override build(inputShape: Shape | Shape[]): void {
+    super.build(inputShape);
+    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
+    const kernelShape = this.kernel!.shape as number[];
+    const state = this.feedbackState;
+    if (state.mode === 'dfa' && shape.length !== 2) {
+      throw new FeedbackOptionError(
+        this.name,
+        'inputShape',
+        "rank 2 ([batch, features]) in mode 'dfa'",
+        shape,
+      );
+    }
+    state.setKernelShape(kernelShape);
+    const fbShape = state.feedbackShape(kernelShape, shape);
+    if (fbShape != null && state.weight == null) {
+      state.weight = this.addWeight(
+        'feedback',
+        fbShape,
+        'float32',
+        state.feedbackInitializer(fbShape),
+        undefined,
+        state.mode === 'kp',
+      );
+    }
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
+    return tf.tidy(() => {
+      this.invokeCallHook(inputs, kwargs);
+      const x = Array.isArray(inputs) ? inputs[0]! : inputs;
+      const state = this.feedbackState;
+      state.beforeForward(kwargs?.training as boolean | undefined);
+      const w = this.kernel!.read() as tf.Tensor2D;
+      const x2 = (x.rank === 2 ? x : tf.reshape(x, [-1, w.shape[0]])) as tf.Tensor2D;
+      let y: tf.Tensor = feedbackMatMul(
+        x2,
+        w,
+        state.weight?.read() ?? null,
+        state.attrs(this.name),
+      );
+      if (x.rank !== 2) y = tf.reshape(y, [...x.shape.slice(0, -1), this.units]);
+      if (this.bias != null) y = tf.add(y, this.bias.read());
+      return this.activation.apply(y);
+    });
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.feedbackState.getConfig() };
+  }
+}
+
+tf.serialization.registerClass(
+  FaDense as unknown as tf.serialization.SerializableConstructor<tf.serialization.Serializable>,
+);
+
+/**
+ * A dense layer with pluggable feedback: every option of tf.layers.dense, plus `feedback`
+ * (default 'fa') and `seed`.
+ *
+ * @example
+ * const layer = dense({ units: 84, activation: 'relu', feedback: 'fa', seed: 1 });
+ */
+export function dense(args: FaDenseArgs): FaDense {
+  return new FaDense(args);
+}

@@ -1,0 +1,106 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { AttackInputError, describe, ModelOutputError } from './errors.js';
+
+/** Any function from an input batch to logits of shape [batch, classes]. */
+export type LogitsFunction = (x: tf.Tensor) => tf.Tensor;
+
+/**
+ * What attacks read from a tfjs-layers model: its `apply`. A `tf.LayersModel` (or
+ * `tf.Sequential`) satisfies it; tfjs-layers itself is never imported by this package.
+ */
+export interface LayersModelLike {
+  // biome-ignore lint/suspicious/noExplicitAny: tfjs-layers' Kwargs is { [key: string]: any }
+  apply(inputs: tf.Tensor, kwargs?: any): unknown;
+}
+
+/**
+ * The model an attack accepts: a `tf.LayersModel`, or any `(x: tf.Tensor) => tf.Tensor`
+ * returning logits of shape [batch, classes]. The output must be logits (or log-probabilities),
+ * not probabilities: remove a final softmax (attacks detect one and refuse it).
+ */
+export type Model = LogitsFunction | LayersModelLike;
+
+/** Turns a Model into a function returning logits, calling a LayersModel in inference mode. */
+export function logitsFunction(fn: string, model: Model): LogitsFunction {
+  if (typeof model === 'function') return model as LogitsFunction;
+  if (model != null && typeof (model as LayersModelLike).apply === 'function') {
+    const m = model as LayersModelLike;
+    return (x) => {
+      const out = m.apply(x, { training: false });
+      if (Array.isArray(out)) {
+        if (out.length !== 1) {
+          throw new ModelOutputError(fn, 'one tensor of logits', `${out.length} outputs`);
+        }
+        return out[0] as tf.Tensor;
+      }
+      return out as tf.Tensor;
+    };
+  }
+  throw new AttackInputError(
+    fn,
+    'model',
+    'a tf.LayersModel or a function (x: tf.Tensor) => tf.Tensor returning logits',
+    describe(model),
+  );
+}
+
+/** Class labels: a 1-D tensor or array of class indices, or a 2-D one-hot tensor. */
+export type LabelsInput = tf.Tensor | ArrayLike<number>;
+
+/** Reads labels into an Int32Array of length `batch`, checking each is an integer class index. */
+export function readLabels(
+  fn: string,
+  field: string,
+  input: LabelsInput,
+  batch: number,
+): Int32Array {
+  let values: ArrayLike<number>;
+  if (input instanceof tf.Tensor) {
+    if (input.isDisposed)
+      throw new AttackInputError(fn, field, 'a live tensor', 'a disposed tensor');
+    if (input.rank === 1) values = input.dataSync();
+    else if (input.rank === 2) {
+      const idx = tf.argMax(input, 1);
+      values = idx.dataSync();
+      idx.dispose();
+    } else {
+      throw new AttackInputError(
+        fn,
+        field,
+        'class indices of shape [batch] or one-hot rows of shape [batch, classes]',
+        describe(input),
+      );
+    }
+  } else if (Array.isArray(input) || (ArrayBuffer.isView(input) && !(input instanceof DataView))) {
+    values = input;
+  } else {
+    throw new AttackInputError(
+      fn,
+      field,
+      'a tensor, an array or a typed array of class indices',
+      describe(input),
+    );
+  }
+  if (values.length !== batch) {
+    throw new AttackInputError(
+      fn,
+      field,
+      `one label per example (${batch}, the batch size of x)`,
+      `${values.length} labels`,
+    );
+  }
+  const out = new Int32Array(batch);
+  for (let i = 0; i < batch; i++) {
+    const v = values[i]!;
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) {
+      throw new AttackInputError(
+        fn,
+        `${field}[${i}]`,
+        'a class index (an integer >= 0)',
+        describe(v),
+      );
+    }
+    out[i] = v;
+  }
+  return out;
+}

@@ -1,0 +1,220 @@
+/** Test helpers: seeded data, small models with closed-form gradients, a model with a custom backward path. */
+
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import * as tf from '@tensorflow/tfjs-core';
+
+/** A seeded uniform [0, 1) Float32Array (mulberry32). */
+export function uniform(n: number, seed: number): Float32Array {
+  let a = seed >>> 0;
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  }
+  return out;
+}
+
+/** Seeded values in [-scale, scale). */
+export function symmetric(n: number, seed: number, scale = 1): Float32Array {
+  return uniform(n, seed).map((v) => (v * 2 - 1) * scale);
+}
+
+/** A linear softmax classifier z = flatten(x) W + b, with its weights as plain arrays for closed forms. */
+export interface LinearModel {
+  model: (x: tf.Tensor) => tf.Tensor;
+  W: Float32Array; // [d, k] row-major
+  b: Float32Array; // [k]
+  d: number;
+  k: number;
+  dispose(): void;
+}
+
+export function linearModel(d: number, k: number, seed: number, scale = 1): LinearModel {
+  const W = symmetric(d * k, seed, scale);
+  const b = symmetric(k, seed + 1, 0.1);
+  const Wt = tf.tensor2d(W, [d, k]);
+  const bt = tf.tensor1d(b);
+  return {
+    model: (x) => tf.add(tf.matMul(tf.reshape(x, [x.shape[0]!, d]), Wt), bt),
+    W,
+    b,
+    d,
+    k,
+    dispose: () => tf.dispose([Wt, bt]),
+  };
+}
+
+/** Logits of the linear model in float64, per example. */
+export function linearLogits(m: LinearModel, x: ArrayLike<number>, i: number): number[] {
+  const z: number[] = [];
+  for (let j = 0; j < m.k; j++) {
+    let s = m.b[j]!;
+    for (let p = 0; p < m.d; p++) s += x[i * m.d + p]! * m.W[p * m.k + j]!;
+    z.push(s);
+  }
+  return z;
+}
+
+/**
+ * Closed-form d loss / dx of the linear model for example i (float64): for CE,
+ * (softmax(z) - e_y) W^T; targeted CE, -(softmax(z) - e_t) W^T; margin, W[:, j*] - W[:, y].
+ */
+export function linearGradient(
+  m: LinearModel,
+  x: ArrayLike<number>,
+  i: number,
+  y: number,
+  loss: 'ce' | 'margin',
+  target?: number,
+): number[] {
+  const z = linearLogits(m, x, i);
+  const coef = new Array<number>(m.k).fill(0);
+  if (loss === 'ce') {
+    const mx = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - mx));
+    const s = e.reduce((a, v) => a + v, 0);
+    const p = e.map((v) => v / s);
+    const c = target ?? y;
+    for (let j = 0; j < m.k; j++) coef[j] = (p[j]! - (j === c ? 1 : 0)) * (target != null ? -1 : 1);
+  } else {
+    const c = target ?? y;
+    let best = -1;
+    for (let j = 0; j < m.k; j++) if (j !== c && (best < 0 || z[j]! > z[best]!)) best = j;
+    if (target != null) {
+      coef[c] = 1;
+      coef[best] = -1;
+    } else {
+      coef[best] = 1;
+      coef[c] = -1;
+    }
+  }
+  const g: number[] = [];
+  for (let p = 0; p < m.d; p++) {
+    let s = 0;
+    for (let j = 0; j < m.k; j++) s += coef[j]! * m.W[p * m.k + j]!;
+    g.push(s);
+  }
+  return g;
+}
+
+export const clampTo = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+/**
+ * A two-layer MLP with two backward paths over one forward function: `bp` (tf.grad, W^T) and
+ * `fa` (feedback alignment: the input gradient of each dense layer uses a fixed random B
+ * instead of W^T, through tf.customGrad). Also `faGradient`, the FA input gradient written out
+ * by hand as an independent reference.
+ */
+export interface TwinModels {
+  bp: (x: tf.Tensor) => tf.Tensor;
+  fa: (x: tf.Tensor) => tf.Tensor;
+  /** d(sum dy * z)/dx along the FA path, by hand: ((dy B2) * relu'(a1)) B1. */
+  faBackward(x: tf.Tensor, dy: tf.Tensor): tf.Tensor;
+  dispose(): void;
+}
+
+export function twinModels(d: number, h: number, k: number, seed: number): TwinModels {
+  const W1 = tf.tensor2d(symmetric(d * h, seed, Math.sqrt(6 / (d + h))), [d, h]);
+  const b1 = tf.tensor1d(symmetric(h, seed + 1, 0.1));
+  const W2 = tf.tensor2d(symmetric(h * k, seed + 2, Math.sqrt(6 / (h + k))), [h, k]);
+  const b2 = tf.tensor1d(symmetric(k, seed + 3, 0.1));
+  // Feedback matrices, shaped like W^T.
+  const B1 = tf.tensor2d(symmetric(h * d, seed + 4, Math.sqrt(6 / (d + h))), [h, d]);
+  const B2 = tf.tensor2d(symmetric(k * h, seed + 5, Math.sqrt(6 / (h + k))), [k, h]);
+  const faDense = (W: tf.Tensor2D, B: tf.Tensor2D) =>
+    tf.customGrad((input) => ({
+      value: tf.matMul(input as tf.Tensor2D, W),
+      gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, B),
+    }));
+  const fa1 = faDense(W1 as tf.Tensor2D, B1 as tf.Tensor2D);
+  const fa2 = faDense(W2 as tf.Tensor2D, B2 as tf.Tensor2D);
+  const flat = (x: tf.Tensor) => tf.reshape(x, [x.shape[0]!, d]);
+  return {
+    bp: (x) => tf.add(tf.matMul(tf.relu(tf.add(tf.matMul(flat(x), W1), b1)), W2), b2),
+    fa: (x) => tf.add(fa2(tf.relu(tf.add(fa1(flat(x)), b1))), b2),
+    faBackward: (x, dy) =>
+      tf.tidy(() => {
+        const a1 = tf.add(tf.matMul(flat(x), W1), b1);
+        const dh = tf.mul(tf.matMul(dy as tf.Tensor2D, B2), tf.cast(tf.greater(a1, 0), 'float32'));
+        return tf.reshape(tf.matMul(dh as tf.Tensor2D, B1), x.shape);
+      }),
+    dispose: () => tf.dispose([W1, b1, W2, b2, B1, B2]),
+  };
+}
+
+/** Cosine similarity of two flat arrays. */
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  return ab / Math.sqrt(aa * bb);
+}
+
+/**
+ * An easy synthetic task: k classes of h x w x 1 images, class c a bright vertical bar at
+ * column band c plus noise. Returns NHWC values in [0, 1] and labels.
+ */
+export function barImages(
+  n: number,
+  h: number,
+  w: number,
+  k: number,
+  seed: number,
+): { x: Float32Array; y: Int32Array } {
+  const noise = uniform(n * h * w, seed);
+  const x = new Float32Array(n * h * w);
+  const y = new Int32Array(n);
+  const band = w / k;
+  for (let i = 0; i < n; i++) {
+    const c = i % k;
+    y[i] = c;
+    for (let r = 0; r < h; r++) {
+      for (let col = 0; col < w; col++) {
+        const on = col >= c * band && col < (c + 1) * band;
+        x[(i * h + r) * w + col] = on
+          ? 0.6 + 0.4 * noise[(i * h + r) * w + col]!
+          : 0.3 * noise[(i * h + r) * w + col]!;
+      }
+    }
+  }
+  return { x, y };
+}
+
+/** The MNIST directory from FA_ROBUST_DATA_DIR (relative paths from the repository root), or null. */
+export function mnistDir(): string | null {
+  const base = process.env.FA_ROBUST_DATA_DIR;
+  if (!base) return null;
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+  const dir = join(resolve(root, base), 'mnist');
+  return existsSync(join(dir, 't10k-images-idx3-ubyte.gz')) &&
+    existsSync(join(dir, 't10k-labels-idx1-ubyte.gz'))
+    ? dir
+    : null;
+}
+
+/** Reads the MNIST test set (idx format, gzip) as NHWC floats in [0, 1]. */
+export function readMnistTest(
+  dir: string,
+  limit = 10000,
+): { x: Float32Array; y: Int32Array; n: number } {
+  const images = gunzipSync(readFileSync(join(dir, 't10k-images-idx3-ubyte.gz')));
+  const labels = gunzipSync(readFileSync(join(dir, 't10k-labels-idx1-ubyte.gz')));
+  if (images.readUInt32BE(0) !== 2051 || labels.readUInt32BE(0) !== 2049)
+    throw new Error(`${dir}: not MNIST idx files`);
+  const n = Math.min(limit, images.readUInt32BE(4));
+  const x = new Float32Array(n * 784);
+  for (let i = 0; i < n * 784; i++) x[i] = images[16 + i]! / 255;
+  const y = Int32Array.from(labels.subarray(8, 8 + n));
+  return { x, y, n };
+}

@@ -1,0 +1,63 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  AttackContext,
+  type AttackResult,
+  type GradientAttackOptions,
+  projectLinf,
+  type Variant,
+} from './core.js';
+import type { LabelsInput, Model } from './model.js';
+import { checkVariant, finiteNumber, positiveInt } from './options.js';
+
+export interface BimOptions extends GradientAttackOptions {
+  /** Iterations T. Default 10 (the paper's setting). */
+  steps?: number;
+  /** Step size. Default epsilon / steps. */
+  alpha?: number;
+  /** 'standard' (default) or 'paper' (Akrout 2019: clipped to [x - eps, x + eps] only). */
+  variant?: Variant;
+  /** Clip every iterate to options.bounds. Default: true for 'standard', false for 'paper'. */
+  clipToBounds?: boolean;
+}
+
+/**
+ * BIM, the basic iterative method (I-FGSM): Kurakin, Goodfellow & Bengio, "Adversarial
+ * examples in the physical world", ICLR 2017 workshop. Norm: L-inf. T steps of
+ *
+ *   x_{t+1} = clip_[low, high](clip_[x - eps, x + eps](x_t + alpha * sign(grad_x L(x_t, y))))
+ *
+ * from x_0 = x. Defaults: steps 10, alpha = epsilon / steps, loss 'ce', bounds [0, 1],
+ * gradient ownGradient(model). `variant: 'paper'` is Akrout 2019's equation
+ * x_{t+1} = Clip_{x,eps}(x_t + alpha * sign(grad)): the projection onto [x - eps, x + eps]
+ * every step, no clipping to the pixel range unless `clipToBounds: true`.
+ */
+export async function bim(
+  model: Model,
+  x: tf.Tensor,
+  y: LabelsInput,
+  options: BimOptions,
+): Promise<AttackResult> {
+  const variant = checkVariant('bim', options?.variant);
+  const steps = positiveInt('bim', 'steps', options?.steps, 10);
+  const ctx = await AttackContext.create('bim', model, x, y, options, { loss: 'ce' });
+  try {
+    const alpha = finiteNumber('bim', 'alpha', options.alpha, ctx.epsilon / steps);
+    const clip = options.clipToBounds ?? variant === 'standard';
+    let xt = x;
+    for (let t = 0; t < steps; t++) {
+      const g = ctx.hold('g', ctx.gradient(xt));
+      xt = ctx.hold(
+        'x',
+        tf.tidy(() => {
+          const projected = projectLinf(tf.add(xt, tf.mul(alpha, tf.sign(g))), x, ctx.epsilon);
+          return clip ? ctx.clip(projected) : projected;
+        }),
+      );
+      ctx.iterations++;
+      await ctx.checkAbort();
+    }
+    return await ctx.finish(ctx.release('x'), { variant, norm: 'linf', clippedToBounds: clip });
+  } finally {
+    ctx.dispose();
+  }
+}

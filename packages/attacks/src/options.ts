@@ -1,0 +1,43 @@
+import type { AttackName, Variant } from './core.js';
+import { AttackInputError, describe } from './errors.js';
+
+export function checkVariant(fn: AttackName, variant: unknown): Variant {
+  if (variant === undefined) return 'standard';
+  if (variant === 'standard' || variant === 'paper') return variant;
+  throw new AttackInputError(fn, 'options.variant', "'standard' or 'paper'", describe(variant));
+}
+
+/** A positive integer option, or its default. */
+export function positiveInt(
+  fn: AttackName,
+  field: string,
+  value: unknown,
+  fallback: number,
+  min = 1,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
+    throw new AttackInputError(fn, `options.${field}`, `an integer >= ${min}`, describe(value));
+  }
+  return value;
+}
+
+/** A finite number option (>= min), or its default. */
+export function finiteNumber(
+  fn: AttackName,
+  field: string,
+  value: unknown,
+  fallback: number,
+  min = 0,
+): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new AttackInputError(
+      fn,
+      `options.${field}`,
+      `a finite number >= ${min}`,
+      describe(value),
+    );
+  }
+  return value;
+}

@@ -1,0 +1,96 @@
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  AttackContext,
+  type AttackResult,
+  type GradientAttackOptions,
+  l2Norm,
+  type Norm,
+  projectL2,
+  projectLinf,
+} from './core.js';
+import { AttackInputError, describe } from './errors.js';
+import type { LabelsInput, Model } from './model.js';
+import { finiteNumber, positiveInt } from './options.js';
+
+export interface PgdOptions extends GradientAttackOptions {
+  /** 'linf' (default) or 'l2'. */
+  norm?: Norm;
+  /** Iterations per restart. Default 20. */
+  steps?: number;
+  /** Step size. Default 2.5 * epsilon / steps (Madry et al.). */
+  alpha?: number;
+  /** Start from a uniform random point of the eps-ball. Default true. */
+  randomStart?: boolean;
+  /** Independent runs from fresh random starts; per example the best is kept. Default 1. */
+  restarts?: number;
+}
+
+/**
+ * PGD, projected gradient descent: Madry et al., "Towards Deep Learning Models Resistant to
+ * Adversarial Attacks", ICLR 2018. Norms: L-inf and L2. From a uniform random start in the
+ * eps-ball (clipped to the bounds), `steps` iterations of
+ *
+ *   L-inf: x_{t+1} = clip_[low, high](P_inf(x_t + alpha * sign(g_t)))
+ *   L2:    x_{t+1} = clip_[low, high](P_2(x_t + alpha * g_t / ||g_t||_2))
+ *
+ * with P the projection onto the eps-ball around x and g_t = grad_x L(x_t, y). With restarts
+ * > 1 the runs are independent (each from its own seeded random start); per example an
+ * adversarial that fools wins, else the run with the highest final loss. Defaults: norm 'linf',
+ * steps 20, alpha = 2.5 * epsilon / steps, randomStart true, restarts 1, loss 'ce',
+ * bounds [0, 1], gradient ownGradient(model). Restarts need keepBest (the default).
+ */
+export async function pgd(
+  model: Model,
+  x: tf.Tensor,
+  y: LabelsInput,
+  options: PgdOptions,
+): Promise<AttackResult> {
+  const norm = options?.norm ?? 'linf';
+  if (norm !== 'linf' && norm !== 'l2')
+    throw new AttackInputError('pgd', 'options.norm', "'linf' or 'l2'", describe(norm));
+  const steps = positiveInt('pgd', 'steps', options?.steps, 20);
+  const restarts = positiveInt('pgd', 'restarts', options?.restarts, 1);
+  if (restarts > 1 && options?.keepBest === false) {
+    throw new AttackInputError(
+      'pgd',
+      'options.keepBest',
+      'true (the default) when restarts > 1: restarts keep the best run per example',
+      'false',
+    );
+  }
+  const ctx = await AttackContext.create('pgd', model, x, y, options, { loss: 'ce' });
+  try {
+    const alpha = finiteNumber('pgd', 'alpha', options.alpha, (2.5 * ctx.epsilon) / steps);
+    const randomStart = options.randomStart ?? true;
+    for (let r = 0; r < restarts; r++) {
+      const outer = restarts > 1 ? ctx.beginRun() : null;
+      let xt = randomStart
+        ? ctx.hold('x', norm === 'linf' ? ctx.randomStartLinf(true) : ctx.randomStartL2(true))
+        : x;
+      for (let t = 0; t < steps; t++) {
+        const g = ctx.hold('g', ctx.gradient(xt));
+        xt = ctx.hold(
+          'x',
+          tf.tidy(() => {
+            if (norm === 'linf')
+              return ctx.clip(projectLinf(tf.add(xt, tf.mul(alpha, tf.sign(g))), x, ctx.epsilon));
+            const unit = tf.div(g, tf.maximum(l2Norm(g), 1e-12));
+            return ctx.clip(projectL2(tf.add(xt, tf.mul(alpha, unit)), x, ctx.epsilon));
+          }),
+        );
+        ctx.iterations++;
+        await ctx.checkAbort();
+      }
+      if (restarts > 1) {
+        const final = ctx.release('x');
+        ctx.observe(final);
+        if (final !== x) final.dispose();
+        ctx.endRun(outer);
+      }
+    }
+    const final = restarts > 1 ? null : ctx.release('x');
+    return await ctx.finish(final, { variant: 'standard', norm, clippedToBounds: true });
+  } finally {
+    ctx.dispose();
+  }
+}

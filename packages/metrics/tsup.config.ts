@@ -6,6 +6,8 @@ export default defineConfig({
   dts: true,
   sourcemap: true,
   clean: true,
+  // import.meta.url (used to find the bundled font) works in the CJS build too.
+  shims: true,
   target: 'node20',
   // tfjs and every other dependency stay external: never bundled into dist.
   skipNodeModulesBundle: true,

@@ -1,1 +1,103 @@
-export {};
+export { MetricsInputError, ResultsValidationError, FigureError } from './errors.js';
+export {
+  type TensorLike,
+  type NumericInput,
+  type MaskInput,
+  type ClassInput,
+  type ExamplesInput,
+  isTensorLike,
+} from './input.js';
+export {
+  type Interval,
+  type IntervalOptions,
+  type Proportion,
+  type Summary,
+  type Histogram,
+  type HistogramOptions,
+  normalQuantile,
+  wilsonInterval,
+  proportion,
+  quantileSorted,
+  summarize,
+  histogram,
+} from './stats.js';
+export {
+  type RobustAccuracy,
+  correctMask,
+  accuracy,
+  adversarialAccuracy,
+  maskAccuracy,
+  robustAccuracy,
+  successRate,
+} from './accuracy.js';
+export {
+  type TransferEntry,
+  type TransferCell,
+  type TransferMatrix,
+  type TransferFromResultsOptions,
+  transferMatrix,
+  transferAt,
+  transferMatrixFromResults,
+} from './transfer.js';
+export { type AlignmentOptions, type GradientAlignment, gradientAlignment } from './alignment.js';
+export {
+  type PerturbationOptions,
+  type PerturbationStats,
+  perturbationStats,
+} from './perturbation.js';
+export {
+  RESULTS_SCHEMA_VERSION,
+  type JsonValue,
+  type JsonObject,
+  type Results,
+  type ResultsEnvironment,
+  type ModelRecord,
+  type ResultCell,
+  type AlignmentRecord,
+  type RobustRecord,
+  type ValidateOptions,
+  type CreateResultsInput,
+  type ResultCellInput,
+  validateResults,
+  parseResults,
+  readResults,
+  writeResults,
+  createResults,
+  resultCell,
+  alignmentRecord,
+  robustRecord,
+  cellKey,
+  normEps,
+} from './results.js';
+export { type CsvOptions, type CsvTable, toCsv } from './csv.js';
+export {
+  type FigureSpec,
+  type CurveRow,
+  type CurveFigureOptions,
+  type AccuracyFigureOptions,
+  type TransferFigureOptions,
+  type AlignmentFigureOptions,
+  type AlignmentRow,
+  type NamedFigure,
+  FIGURE_FONT,
+  attackLabel,
+  datasetLabel,
+  modelLabel,
+  accuracyRows,
+  accuracyFigure,
+  transferRows,
+  transferFigure,
+  alignmentRows,
+  alignmentFigure,
+  figuresFor,
+} from './figures.js';
+export {
+  type PngOptions,
+  type FigureFormat,
+  type WriteFigureOptions,
+  bundledFontFiles,
+  renderSvg,
+  renderPng,
+  writeFigure,
+  writeFigures,
+} from './render.js';

@@ -27,7 +27,9 @@ describe('batches', () => {
       sizes.push(x.shape[0]);
       xs.push(...x.dataSync());
       ys.push(...y.dataSync());
-      expect(Array.from(indices)).toEqual(Array.from({ length: x.shape[0] }, (_, k) => sizes.length * 4 - 4 + k));
+      expect(Array.from(indices)).toEqual(
+        Array.from({ length: x.shape[0] }, (_, k) => sizes.length * 4 - 4 + k),
+      );
       tf.dispose([x, y]);
     }
     expect(sizes).toEqual([4, 4, 2]);
@@ -36,7 +38,12 @@ describe('batches', () => {
     expect(tf.memory().numTensors).toBe(start);
     expect(numBatches(split, { batchSize: 4 })).toBe(3);
     expect(numBatches(split, { batchSize: 4, dropRemainder: true })).toBe(2);
-    expect([...batches(split, { batchSize: 4, dropRemainder: true })].map((b) => (tf.dispose([b.x, b.y]), b.x.shape[0]))).toEqual([4, 4]);
+    const kept: number[] = [];
+    for (const b of batches(split, { batchSize: 4, dropRemainder: true })) {
+      kept.push(b.x.shape[0]);
+      tf.dispose([b.x, b.y]);
+    }
+    expect(kept).toEqual([4, 4]);
     expect(tf.memory().numTensors).toBe(start);
   });
 
@@ -48,7 +55,9 @@ describe('batches', () => {
         const xd = x.dataSync();
         const yd = y.dataSync();
         indices.forEach((i, k) => {
-          expect(xd.subarray(k * SIZE, (k + 1) * SIZE)).toEqual(split.images.subarray(i * SIZE, (i + 1) * SIZE));
+          expect(xd.subarray(k * SIZE, (k + 1) * SIZE)).toEqual(
+            split.images.subarray(i * SIZE, (i + 1) * SIZE),
+          );
           expect(yd[k]).toBe(split.labels[i]);
         });
         order.push(...indices);
@@ -71,7 +80,9 @@ describe('batches', () => {
     expect(x.dataSync().subarray(2 * SIZE)).toEqual(split.images.subarray(0, SIZE));
     tf.dispose([x, y]);
     expect(() => batchOf(split, [10])).toThrow(RangeError);
-    expect(() => [...batches(split, { batchSize: 0 })]).toThrow(/batchSize must be a positive integer/);
+    expect(() => [...batches(split, { batchSize: 0 })]).toThrow(
+      /batchSize must be a positive integer/,
+    );
     expect(tf.memory().numTensors).toBe(start);
   });
 });

@@ -32,7 +32,9 @@ function checkBatchSize(batchSize: number): void {
 export function numBatches(split: Split, options: BatchOptions): number {
   checkBatchSize(options.batchSize);
   const n = split.shape[0];
-  return options.dropRemainder ? Math.floor(n / options.batchSize) : Math.ceil(n / options.batchSize);
+  return options.dropRemainder
+    ? Math.floor(n / options.batchSize)
+    : Math.ceil(n / options.batchSize);
 }
 
 /**

@@ -22,7 +22,9 @@ describe('parseCifar10', () => {
           for (let c = 0; c < 3; c++) {
             const nhwc = split.images[((i * 32 + y) * 32 + x) * 3 + c]!;
             if (nhwc !== Math.fround(byteAt(batch, i, y, x, c) / 255)) {
-              throw new Error(`pixel ${i},${y},${x},${c}: ${nhwc} vs byte ${byteAt(batch, i, y, x, c)}`);
+              throw new Error(
+                `pixel ${i},${y},${x},${c}: ${nhwc} vs byte ${byteAt(batch, i, y, x, c)}`,
+              );
             }
           }
         }

@@ -21,7 +21,10 @@ export function cifar10RecordCount(length: number, file: string): number {
       field: 'data length',
       expected: `a positive multiple of ${CIFAR10_RECORD_BYTES} bytes (records of 1 label byte + 3072 pixel bytes)`,
       found: `${length} bytes (${whole} whole records and ${length - whole * CIFAR10_RECORD_BYTES} bytes more)`,
-      hint: length === 0 ? 'The file is empty' : 'The file is truncated or is not a CIFAR-10 binary batch',
+      hint:
+        length === 0
+          ? 'The file is empty'
+          : 'The file is truncated or is not a CIFAR-10 binary batch',
     });
   }
   return length / CIFAR10_RECORD_BYTES;
@@ -84,7 +87,8 @@ export function parseCifar10(
 ): Split {
   const list = batches instanceof Uint8Array ? [batches] : batches;
   const names = typeof options.files === 'string' ? [options.files] : (options.files ?? []);
-  const fileName = (i: number) => names[i] ?? (list.length === 1 ? 'CIFAR-10 batch' : `CIFAR-10 batch ${i + 1}`);
+  const fileName = (i: number) =>
+    names[i] ?? (list.length === 1 ? 'CIFAR-10 batch' : `CIFAR-10 batch ${i + 1}`);
   const counts = list.map((b, i) => cifar10RecordCount(b.length, fileName(i)));
   const total = counts.reduce((a, b) => a + b, 0);
   const limit = options.limit;

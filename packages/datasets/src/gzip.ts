@@ -6,7 +6,10 @@ import { isGzip } from './idx.js';
  * the parsers can take the published .gz files in a browser. The Node loaders use node:zlib.
  * A truncated or corrupt stream is refused with a DataFormatError naming `file`.
  */
-export async function gunzip(bytes: Uint8Array, options: { file?: string } = {}): Promise<Uint8Array> {
+export async function gunzip(
+  bytes: Uint8Array,
+  options: { file?: string } = {},
+): Promise<Uint8Array> {
   const file = options.file ?? 'gzip data';
   if (!isGzip(bytes)) {
     throw new DataFormatError({
@@ -37,6 +40,9 @@ export async function gunzip(bytes: Uint8Array, options: { file?: string } = {})
 }
 
 /** Gunzips when the bytes start with the gzip magic, returns them unchanged otherwise. */
-export async function gunzipIfNeeded(bytes: Uint8Array, options: { file?: string } = {}): Promise<Uint8Array> {
+export async function gunzipIfNeeded(
+  bytes: Uint8Array,
+  options: { file?: string } = {},
+): Promise<Uint8Array> {
   return isGzip(bytes) ? gunzip(bytes, options) : bytes;
 }

@@ -64,7 +64,9 @@ describe('parseIdxImages', () => {
 
   it('refuses a file whose data is shorter than the header says (truncated)', () => {
     const bytes = idxImages(5, 4, 3, 1);
-    const e = formatError(() => parseIdxImages(bytes.subarray(0, bytes.length - 18), { file: 'cut.idx' }));
+    const e = formatError(() =>
+      parseIdxImages(bytes.subarray(0, bytes.length - 18), { file: 'cut.idx' }),
+    );
     expect(e.field).toBe('data length');
     expect(e.expected).toBe('60 bytes (5 records of 12 bytes, as the header says)');
     expect(e.found).toBe('42 bytes (3.5 records)');
@@ -95,7 +97,9 @@ describe('parseIdxLabels / parseIdxSplit', () => {
   it('reads labels, checks them against the classes and keeps the first `limit`', () => {
     const bytes = idxLabels(6, 4);
     expect(Array.from(parseIdxLabels(bytes))).toEqual(Array.from(bytes.subarray(8)));
-    expect(Array.from(parseIdxLabels(bytes, { limit: 2 }))).toEqual(Array.from(bytes.subarray(8, 10)));
+    expect(Array.from(parseIdxLabels(bytes, { limit: 2 }))).toEqual(
+      Array.from(bytes.subarray(8, 10)),
+    );
     bytes[8 + 3] = 10;
     const e = formatError(() => parseIdxLabels(bytes, { numClasses: 10, limit: 1, file: 'l' }));
     expect(e.field).toBe('label of record 3');

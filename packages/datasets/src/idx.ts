@@ -211,12 +211,20 @@ export interface IdxSplitOptions {
  * An images file and a labels file (raw IDX bytes) to a Split. The two must hold the same
  * number of records, and every label must name a class.
  */
-export function parseIdxSplit(images: Uint8Array, labels: Uint8Array, options: IdxSplitOptions): Split {
+export function parseIdxSplit(
+  images: Uint8Array,
+  labels: Uint8Array,
+  options: IdxSplitOptions,
+): Split {
   const imagesFile = options.files?.images ?? 'IDX images';
   const labelsFile = options.files?.labels ?? 'IDX labels';
   // Headers first: both files are checked before any pixel is converted.
-  const imageCount = parseChecked(images, imagesFile, { dims: 3, magic: 0x803, what: 'images' }).dims[0]!;
-  const allLabels = parseIdxLabels(labels, { file: labelsFile, numClasses: options.classes.length });
+  const imageCount = parseChecked(images, imagesFile, { dims: 3, magic: 0x803, what: 'images' })
+    .dims[0]!;
+  const allLabels = parseIdxLabels(labels, {
+    file: labelsFile,
+    numClasses: options.classes.length,
+  });
   if (allLabels.length !== imageCount) {
     throw new DataFormatError({
       file: labelsFile,

@@ -1,4 +1,4 @@
-// Pure, browser-safe parts: formats, helpers, published file lists. Node loaders come next.
+// Pure, browser-safe parts: formats, helpers, published file lists.
 export { type Batch, type BatchOptions, batchOf, batches, numBatches } from './batches.js';
 export {
   CIFAR10_IMAGE_BYTES,
@@ -31,6 +31,23 @@ export {
   parseIdxLabels,
   parseIdxSplit,
 } from './idx.js';
+// Node loaders: node: modules and tar are imported lazily inside them.
+export { CACHE_DIR_ENV, DATA_DIR_ENV, defaultCacheDir } from './node/env.js';
+export {
+  type DatasetLocation,
+  type FileSource,
+  type LoadedDataset,
+  type LoadOptions,
+  type LoadProgress,
+  type LocatedFile,
+  type LocateOptions,
+  loadCifar10,
+  loadFashionMnist,
+  loadIdxDataset,
+  loadMnist,
+  locateDataset,
+} from './node/load.js';
+export type { Check } from './node/verify.js';
 export {
   CIFAR10,
   CIFAR10_CLASSES,

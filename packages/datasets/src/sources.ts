@@ -114,11 +114,23 @@ export const FASHION_MNIST: IdxDatasetSpec = {
         bytes: 26421880,
         md5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
       },
-      labels: { name: 'train-labels-idx1-ubyte.gz', bytes: 29515, md5: '25c81989df183df01b3e8a0aad5dffbe' },
+      labels: {
+        name: 'train-labels-idx1-ubyte.gz',
+        bytes: 29515,
+        md5: '25c81989df183df01b3e8a0aad5dffbe',
+      },
     },
     test: {
-      images: { name: 't10k-images-idx3-ubyte.gz', bytes: 4422102, md5: 'bef4ecab320f06d8554ea6380940ec79' },
-      labels: { name: 't10k-labels-idx1-ubyte.gz', bytes: 5148, md5: 'bb300cfdad3c16e7a12a480ee83cd310' },
+      images: {
+        name: 't10k-images-idx3-ubyte.gz',
+        bytes: 4422102,
+        md5: 'bef4ecab320f06d8554ea6380940ec79',
+      },
+      labels: {
+        name: 't10k-labels-idx1-ubyte.gz',
+        bytes: 5148,
+        md5: 'bb300cfdad3c16e7a12a480ee83cd310',
+      },
     },
   },
 };

@@ -10,11 +10,17 @@ function numbered(n: number): Split {
     images.fill(i / 255, i * 4, (i + 1) * 4);
     labels[i] = i % 10;
   }
-  return { images, labels, shape: [n, 2, 2, 1], classes: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'] };
+  return {
+    images,
+    labels,
+    shape: [n, 2, 2, 1],
+    classes: ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j'],
+  };
 }
 
 /** Which original image each image of `s` is (from its pixel value). */
-const ids = (s: Split) => Array.from({ length: s.shape[0] }, (_, k) => Math.round(s.images[k * 4]! * 255));
+const ids = (s: Split) =>
+  Array.from({ length: s.shape[0] }, (_, k) => Math.round(s.images[k * 4]! * 255));
 
 describe('permutation / mulberry32', () => {
   it('is a permutation, reproducible from its seed, different for another seed', () => {
@@ -45,7 +51,7 @@ describe('shuffle / subset / take', () => {
     const order = ids(a);
     expect([...order].sort((x, y) => x - y)).toEqual(ids(s));
     expect(order).not.toEqual(ids(s));
-    order.forEach((id, k) => expect(a.labels[k]).toBe(id % 10));
+    for (const [k, id] of order.entries()) expect(a.labels[k]).toBe(id % 10);
     expect(ids(shuffle(s, 3))).toEqual(order);
     expect(a.images).not.toBe(s.images);
   });

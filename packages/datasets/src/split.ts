@@ -22,7 +22,8 @@ function checkSeed(seed: number): void {
 
 /** A seeded uniform random permutation of 0..n-1 (Fisher-Yates driven by mulberry32). */
 export function permutation(n: number, seed: number): Uint32Array {
-  if (!Number.isInteger(n) || n < 0) throw new RangeError(`n must be a non-negative integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 0)
+    throw new RangeError(`n must be a non-negative integer, got ${n}`);
   checkSeed(seed);
   const rand = mulberry32(seed);
   const p = new Uint32Array(n);
@@ -58,7 +59,12 @@ export function subset(split: Split, indices: ArrayLike<number>): Split {
     images.set(split.images.subarray(i * size, (i + 1) * size), k * size);
     labels[k] = split.labels[i]!;
   }
-  return { images, labels, shape: [indices.length, split.shape[1], split.shape[2], split.shape[3]], classes: split.classes };
+  return {
+    images,
+    labels,
+    shape: [indices.length, split.shape[1], split.shape[2], split.shape[3]],
+    classes: split.classes,
+  };
 }
 
 /**

@@ -28,7 +28,16 @@ function be32(v: number): number[] {
 
 /** An IDX images file (magic 0x803) of n seeded random rows x cols images. */
 export function idxImages(n: number, rows: number, cols: number, seed: number): Uint8Array {
-  return new Uint8Array([0, 0, 8, 3, ...be32(n), ...be32(rows), ...be32(cols), ...randomBytes(n * rows * cols, seed)]);
+  return new Uint8Array([
+    0,
+    0,
+    8,
+    3,
+    ...be32(n),
+    ...be32(rows),
+    ...be32(cols),
+    ...randomBytes(n * rows * cols, seed),
+  ]);
 }
 
 /** An IDX labels file (magic 0x801) of n seeded random labels below numClasses. */
@@ -52,7 +61,7 @@ export const checksum = (b: Uint8Array, withSha = true): FileChecksum => ({
   ...(withSha ? { sha256: sha256(b) } : {}),
 });
 
-/** The raw (uncompressed) and published (gzip) bytes of a tiny IDX dataset, and its spec. */
+/** A tiny IDX dataset: raw bytes keyed by the gunzipped name, gzip bytes by the published name, its spec. */
 export interface TinyIdx {
   spec: IdxDatasetSpec;
   raw: Record<string, Uint8Array>;
@@ -70,11 +79,14 @@ export function tinyIdx(id = 'tiny', counts = { train: 12, test: 7 }, size = 4):
   const files = {} as IdxDatasetSpec['files'];
   let seed = 1;
   for (const split of ['train', 'test'] as const) {
-    const r = { images: idxImages(counts[split], size, size, seed++), labels: idxLabels(counts[split], seed++) };
+    const r = {
+      images: idxImages(counts[split], size, size, seed++),
+      labels: idxLabels(counts[split], seed++),
+    };
     const entry = {} as IdxDatasetSpec['files']['train'];
     for (const role of ['images', 'labels'] as const) {
       const name = IDX_NAMES[split][role];
-      raw[name] = r[role];
+      raw[name.replace(/\.gz$/, '')] = r[role];
       gz[name] = new Uint8Array(gzipSync(r[role]));
       entry[role] = {
         name,
@@ -114,7 +126,18 @@ export function tinyCifar(records = { train: [3, 4], test: 5 }): TinyCifar {
     spec: {
       id: 'cifar10',
       title: 'Tiny CIFAR-10',
-      classes: ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'],
+      classes: [
+        'airplane',
+        'automobile',
+        'bird',
+        'cat',
+        'deer',
+        'dog',
+        'frog',
+        'horse',
+        'ship',
+        'truck',
+      ],
       mirrors: ['http://127.0.0.1:9/unused/'],
       archive: { name: 'cifar-10-binary.tar.gz', bytes: 0, md5: '' },
       folder: 'cifar-10-batches-bin',
@@ -127,8 +150,8 @@ export function tinyCifar(records = { train: [3, 4], test: 5 }): TinyCifar {
   };
 }
 
-/** A tar.gz holding `files` (path inside the archive -> bytes), built with node-tar. */
-export async function tarGz(files: Record<string, Uint8Array>): Promise<Uint8Array> {
+/** A tar.gz (or plain tar) holding `files` (path inside the archive -> bytes), built with node-tar. */
+export async function tarGz(files: Record<string, Uint8Array>, gzip = true): Promise<Uint8Array> {
   const dir = await mkdtemp(join(tmpdir(), 'fa-robust-tar-'));
   try {
     for (const [name, bytes] of Object.entries(files)) {
@@ -136,7 +159,7 @@ export async function tarGz(files: Record<string, Uint8Array>): Promise<Uint8Arr
       await writeFile(join(dir, 'in', name), bytes);
     }
     const out = join(dir, 'out.tar.gz');
-    await tarCreate({ gzip: true, cwd: join(dir, 'in'), file: out, portable: true }, Object.keys(files));
+    await tarCreate({ gzip, cwd: join(dir, 'in'), file: out, portable: true }, Object.keys(files));
     return new Uint8Array(await readFile(out));
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -156,7 +179,10 @@ export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 export const good =
   (bytes: Uint8Array): Handler =>
   (_req, res) => {
-    res.writeHead(200, { 'Content-Length': bytes.length, 'Content-Type': 'application/octet-stream' });
+    res.writeHead(200, {
+      'Content-Length': bytes.length,
+      'Content-Type': 'application/octet-stream',
+    });
     res.end(bytes);
   };
 
@@ -173,8 +199,13 @@ export const corrupted =
 export const cutOff =
   (bytes: Uint8Array): Handler =>
   (_req, res) => {
-    res.writeHead(200, { 'Content-Length': bytes.length, 'Content-Type': 'application/octet-stream' });
-    res.write(bytes.subarray(0, bytes.length >> 1), () => setTimeout(() => res.socket?.destroy(), 20));
+    res.writeHead(200, {
+      'Content-Length': bytes.length,
+      'Content-Type': 'application/octet-stream',
+    });
+    res.write(bytes.subarray(0, bytes.length >> 1), () =>
+      setTimeout(() => res.socket?.destroy(), 20),
+    );
   };
 
 export const notFound: Handler = (_req, res) => {
@@ -222,14 +253,17 @@ export async function closedPort(): Promise<number> {
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /**
- * The real data folder: $FA_ROBUST_DATA_DIR (relative paths resolved against the repository
- * root, as CI sets it), else the conventional ../shared/data next to the repository; null when
- * it does not exist.
+ * Where the real data folder should be: $FA_ROBUST_DATA_DIR (relative paths resolved against the
+ * repository root, as CI sets it), else the conventional ../shared/data next to the repository.
  */
-export function realDataDir(): string | null {
+export const realDataCandidate: string = (() => {
   const v = process.env.FA_ROBUST_DATA_DIR;
-  const dir = v ? (isAbsolute(v) ? v : resolve(repoRoot, v)) : resolve(repoRoot, '../shared/data');
-  return existsSync(dir) ? dir : null;
+  return v ? (isAbsolute(v) ? v : resolve(repoRoot, v)) : resolve(repoRoot, '../shared/data');
+})();
+
+/** realDataCandidate when it exists, else null. */
+export function realDataDir(): string | null {
+  return existsSync(realDataCandidate) ? realDataCandidate : null;
 }
 
 export async function tempDir(prefix: string): Promise<string> {

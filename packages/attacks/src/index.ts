@@ -1,1 +1,48 @@
-export {};
+export { type BimOptions, bim } from './bim.js';
+export { type MaskingCheckOptions, maskingFlags } from './checks.js';
+export type {
+  AttackName,
+  AttackOptions,
+  AttackResult,
+  GradientAttackOptions,
+  Norm,
+  SanityFlag,
+  SanityFlagCode,
+  Variant,
+} from './core.js';
+export {
+  AttackAbortedError,
+  AttackError,
+  AttackInputError,
+  GradientError,
+  ModelOutputError,
+} from './errors.js';
+export { type FgsmOptions, fgsm } from './fgsm.js';
+export {
+  type CustomGradientFunction,
+  customGradient,
+  type GradientEvaluation,
+  type GradientSource,
+  modelGradient,
+  ownGradient,
+} from './gradient.js';
+export { type MifgsmOptions, mifgsm } from './mifgsm.js';
+export type { LabelsInput, LayersModelLike, LogitsFunction, Model } from './model.js';
+export { fooledMask, type LossName, type Objective, objectiveLoss } from './objective.js';
+export { type PgdOptions, pgd } from './pgd.js';
+export {
+  ATTACKS,
+  type AttackFunction,
+  type BatchReport,
+  type DataBatch,
+  type DatasetArrays,
+  type DatasetImages,
+  type EpsilonResult,
+  type RunAttackOptions,
+  type RunData,
+  type RunProgress,
+  type RunResult,
+  runAttack,
+} from './runner.js';
+export { type SpsaOptions, spsa } from './spsa.js';
+export { type SquareOptions, square, squareFraction } from './square.js';

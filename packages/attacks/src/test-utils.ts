@@ -218,3 +218,32 @@ export function readMnistTest(
   const y = Int32Array.from(labels.subarray(8, 8 + n));
   return { x, y, n };
 }
+
+/**
+ * An accurate, undefended linear model for barImages: the logit of class c is
+ * scale * (mean of band c - mean of the image). No training needed.
+ */
+export function barModel(h: number, w: number, k: number, scale = 10): LinearModel {
+  const d = h * w;
+  const W = new Float32Array(d * k);
+  const band = w / k;
+  for (let r = 0; r < h; r++) {
+    for (let col = 0; col < w; col++) {
+      for (let c = 0; c < k; c++) {
+        const on = col >= c * band && col < (c + 1) * band;
+        W[(r * w + col) * k + c] = scale * ((on ? 1 / (h * band) : 0) - 1 / d);
+      }
+    }
+  }
+  const b = new Float32Array(k);
+  const Wt = tf.tensor2d(W, [d, k]);
+  const bt = tf.tensor1d(b);
+  return {
+    model: (x) => tf.add(tf.matMul(tf.reshape(x, [x.shape[0]!, d]), Wt), bt),
+    W,
+    b,
+    d,
+    k,
+    dispose: () => tf.dispose([Wt, bt]),
+  };
+}

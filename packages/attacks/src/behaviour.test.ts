@@ -1,0 +1,233 @@
+import { setupBackend } from '@fa-robust/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bim } from './bim.js';
+import { fgsm } from './fgsm.js';
+import { customGradient, modelGradient, ownGradient } from './gradient.js';
+import { mifgsm } from './mifgsm.js';
+import { objectiveLoss } from './objective.js';
+import { pgd } from './pgd.js';
+import { ATTACKS } from './runner.js';
+import { spsa } from './spsa.js';
+import { square } from './square.js';
+import {
+  barImages,
+  barModel,
+  clampTo,
+  type LinearModel,
+  linearGradient,
+  linearModel,
+  twinModels,
+} from './test-utils.js';
+
+const H = 8;
+const W = 8;
+const K = 4;
+const N = 8;
+let m: LinearModel;
+let x: tf.Tensor;
+let y: number[];
+
+beforeAll(async () => {
+  await setupBackend({ backend: 'wasm' });
+  m = barModel(H, W, K);
+  const data = barImages(N, H, W, K, 1);
+  x = tf.tensor4d(data.x, [N, H, W, 1]);
+  y = Array.from(data.y);
+});
+afterAll(() => {
+  m.dispose();
+  x.dispose();
+});
+
+describe('targeted attacks', () => {
+  const target = () => y.map((v) => (v + 2) % K);
+  const cases: [string, () => Promise<import('./core.js').AttackResult>][] = [
+    ['fgsm', () => fgsm(m.model, x, y, { epsilon: 0.5, target: target() })],
+    ['bim', () => bim(m.model, x, y, { epsilon: 0.5, target: target() })],
+    ['mifgsm', () => mifgsm(m.model, x, y, { epsilon: 0.5, target: target() })],
+    ['pgd linf', () => pgd(m.model, x, y, { epsilon: 0.5, target: target(), steps: 10 })],
+    ['pgd l2', () => pgd(m.model, x, y, { epsilon: 4, norm: 'l2', target: target(), steps: 10 })],
+    [
+      'spsa',
+      () =>
+        spsa(m.model, x, y, {
+          epsilon: 0.5,
+          target: target(),
+          steps: 40,
+          samples: 16,
+          learningRate: 0.03,
+        }),
+    ],
+    [
+      'square',
+      () => square(m.model, x, y, { epsilon: 0.5, target: target(), steps: 300, pInit: 0.3 }),
+    ],
+  ];
+  for (const [name, run] of cases) {
+    it(`${name} reaches the target class on an easy model`, async () => {
+      const r = await run();
+      expect(r.targeted).toBe(true);
+      expect(Array.from(r.predictions)).toEqual(target());
+      expect(Array.from(r.success)).toEqual(new Array(N).fill(1));
+      r.adversarial.dispose();
+    });
+  }
+});
+
+describe('the attack follows the gradient it is given', () => {
+  it('own (feedback) path vs true-gradient twin: each FGSM step is eps * sign of its own source', async () => {
+    const models = twinModels(H * W, 16, K, 3);
+    const eps = 0.1;
+    const own = await fgsm(models.fa, x, y, { epsilon: eps, keepBest: false });
+    const twin = await fgsm(models.fa, x, y, {
+      epsilon: eps,
+      keepBest: false,
+      gradient: modelGradient(models.bp, 'bp-twin'),
+    });
+    const expected = (g: tf.Tensor) =>
+      tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(eps, tf.sign(g))), 0, 1));
+    const objective = {
+      loss: 'ce' as const,
+      labels: tf.tensor1d(y, 'int32'),
+      target: null,
+      numClasses: K,
+    };
+    const fa = tf.tidy(() =>
+      models.faBackward(x, tf.sub(tf.softmax(models.fa(x)), tf.oneHot(objective.labels, K))),
+    );
+    const bp = tf.grad((xi: tf.Tensor) => tf.sum(objectiveLoss(models.bp(xi), objective)))(x);
+    const eFa = expected(fa);
+    const eBp = expected(bp);
+    expect(Array.from(own.adversarial.dataSync())).toEqual(Array.from(eFa.dataSync()));
+    expect(Array.from(twin.adversarial.dataSync())).toEqual(Array.from(eBp.dataSync()));
+    expect(Array.from(own.adversarial.dataSync())).not.toEqual(
+      Array.from(twin.adversarial.dataSync()),
+    );
+    expect(own.gradientSource).toBe('own');
+    expect(twin.gradientSource).toBe('bp-twin');
+    tf.dispose([own.adversarial, twin.adversarial, fa, bp, eFa, eBp, objective.labels]);
+    models.dispose();
+  });
+
+  it('transfer: the gradient of a surrogate moves the input, success is measured on the attacked model', async () => {
+    const target = linearModel(H * W, K, 10);
+    const surrogate = linearModel(H * W, K, 20);
+    const r = await bim(target.model, x, y, {
+      epsilon: 0.2,
+      steps: 1,
+      alpha: 0.2,
+      keepBest: false,
+      gradient: modelGradient(surrogate.model, 'surrogate'),
+    });
+    const xv = x.dataSync();
+    const adv = r.adversarial.dataSync();
+    const d = H * W;
+    for (let i = 0; i < N; i++) {
+      const g = linearGradient(surrogate, xv, i, y[i]!, 'ce');
+      for (let p = 0; p < d; p++)
+        expect(adv[i * d + p]).toBeCloseTo(
+          clampTo(xv[i * d + p]! + 0.2 * Math.sign(g[p]!), 0, 1),
+          5,
+        );
+    }
+    const fresh = tf.tidy(() => tf.argMax(target.model(r.adversarial), 1));
+    expect(Array.from(r.predictions)).toEqual(Array.from(fresh.dataSync()));
+    tf.dispose([r.adversarial, fresh]);
+    target.dispose();
+    surrogate.dispose();
+  });
+});
+
+describe('memory and determinism', () => {
+  it('no tensor leaks over hundreds of iterations: the count is flat inside the loop and restored after', async () => {
+    const start = tf.memory().numTensors;
+    const counts: number[] = [];
+    const counting = customGradient((xi, objective) => {
+      counts.push(tf.memory().numTensors);
+      return tf.grad((v: tf.Tensor) => tf.sum(objectiveLoss(m.model(v), objective)))(xi);
+    });
+    for (const attack of ['bim', 'mifgsm', 'pgd'] as const) {
+      counts.length = 0;
+      const r = await ATTACKS[attack](m.model, x, y, {
+        epsilon: 0.3,
+        steps: 300,
+        gradient: counting,
+        ...(attack === 'pgd' ? { restarts: 2 } : {}),
+      });
+      r.adversarial.dispose();
+      expect(counts.length).toBe(attack === 'pgd' ? 600 : 300);
+      // after the first step (state created), every step starts with the same number of tensors
+      expect(new Set(counts.slice(2, attack === 'pgd' ? 300 : undefined)).size).toBe(1);
+      expect(tf.memory().numTensors).toBe(start);
+    }
+    const s = await spsa(m.model, x, y, { epsilon: 0.3, steps: 100, samples: 4 });
+    s.adversarial.dispose();
+    const q = await square(m.model, x, y, { epsilon: 0.3, steps: 300 });
+    q.adversarial.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
+
+  it('PGD random starts are seeded: same seed, same result; another seed, another start', async () => {
+    const a = await pgd(m.model, x, y, {
+      epsilon: 0.05,
+      steps: 1,
+      alpha: 0.01,
+      seed: 7,
+      keepBest: false,
+    });
+    const b = await pgd(m.model, x, y, {
+      epsilon: 0.05,
+      steps: 1,
+      alpha: 0.01,
+      seed: 7,
+      keepBest: false,
+    });
+    const c = await pgd(m.model, x, y, {
+      epsilon: 0.05,
+      steps: 1,
+      alpha: 0.01,
+      seed: 8,
+      keepBest: false,
+    });
+    expect(Array.from(b.adversarial.dataSync())).toEqual(Array.from(a.adversarial.dataSync()));
+    expect(Array.from(c.adversarial.dataSync())).not.toEqual(Array.from(a.adversarial.dataSync()));
+    tf.dispose([a.adversarial, b.adversarial, c.adversarial]);
+  });
+});
+
+describe('sanity flags', () => {
+  it('flags exactly-zero input gradients (a step-function model) and NaN gradients', async () => {
+    const steps = (xi: tf.Tensor) => m.model(tf.sign(tf.sub(xi, 0.5)));
+    const r = await bim(steps, x, y, { epsilon: 0.3 });
+    const flag = r.flags.find((f) => f.code === 'zero-gradient');
+    expect(flag?.count).toBe(N);
+    expect(flag?.message).toMatch(/exactly-zero input gradient/);
+    expect(Array.from(r.zeroGradientSteps!)).toEqual(new Array(N).fill(10));
+    expect(Math.max(...r.linf)).toBe(0); // it could not move
+    r.adversarial.dispose();
+    const nan = customGradient((xi) => tf.div(tf.zerosLike(xi), tf.zerosLike(xi)), 'nan');
+    const n = await fgsm(m.model, x, y, { epsilon: 0.3, gradient: nan });
+    expect(n.flags.map((f) => f.code)).toContain('non-finite-gradient');
+    expect(n.adversarial.dataSync().every((v) => Number.isFinite(v))).toBe(true);
+    n.adversarial.dispose();
+    // a healthy run raises none
+    const ok = await bim(m.model, x, y, { epsilon: 0.3, gradient: ownGradient(m.model) });
+    expect(ok.flags).toEqual([]);
+    ok.adversarial.dispose();
+  });
+
+  it('takes a tfjs-layers-like model (anything with apply) and calls it in inference mode', async () => {
+    const seen: unknown[] = [];
+    const layersLike = {
+      apply: (input: tf.Tensor, kwargs: unknown) => {
+        seen.push(kwargs);
+        return m.model(input);
+      },
+    };
+    const r = await fgsm(layersLike, x, y, { epsilon: 0.1 });
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.every((k) => (k as { training?: boolean }).training === false)).toBe(true);
+    r.adversarial.dispose();
+  });
+});

@@ -1,0 +1,92 @@
+import { setupBackend } from '@fa-robust/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spsa } from './spsa.js';
+import { square, squareFraction } from './square.js';
+import { barImages, barModel, cosine, type LinearModel, linearGradient } from './test-utils.js';
+
+const H = 8;
+const W = 8;
+const K = 4;
+const N = 8;
+let m: LinearModel;
+let x: tf.Tensor;
+let y: number[];
+
+beforeAll(async () => {
+  await setupBackend({ backend: 'wasm' });
+  m = barModel(H, W, K);
+  const data = barImages(N, H, W, K, 1);
+  x = tf.tensor4d(data.x, [N, H, W, 1]);
+  y = Array.from(data.y);
+});
+afterAll(() => {
+  m.dispose();
+  x.dispose();
+});
+
+describe('gradient-free attacks', () => {
+  it('the model is accurate on clean inputs (so success means fooling it)', async () => {
+    const r = await square(m.model, x, y, { epsilon: 0, steps: 1 });
+    expect(Array.from(r.cleanPredictions)).toEqual(y);
+    expect(Array.from(r.success)).toEqual(new Array(N).fill(0));
+    r.adversarial.dispose();
+  });
+
+  it('SPSA fools the undefended model, and its perturbation follows the true gradient', async () => {
+    const r = await spsa(m.model, x, y, {
+      epsilon: 0.4,
+      steps: 40,
+      samples: 16,
+      learningRate: 0.02,
+      seed: 3,
+    });
+    expect(r.success.reduce((a, v) => a + v, 0)).toBeGreaterThanOrEqual(N - 1);
+    expect(r.queries).toBe(40 * 2 * 16);
+    expect(r.gradientSource).toBeNull();
+    expect(r.zeroGradientSteps).toBeNull();
+    // the estimate climbs the margin loss: the perturbation correlates with its true gradient
+    const adv = r.adversarial.dataSync();
+    const x0 = x.dataSync();
+    const d = H * W;
+    for (let i = 0; i < N; i++) {
+      const delta = Array.from({ length: d }, (_, p) => adv[i * d + p]! - x0[i * d + p]!);
+      const g = linearGradient(m, x0, i, y[i]!, 'margin');
+      expect(cosine(delta, g)).toBeGreaterThan(0.3);
+    }
+    r.adversarial.dispose();
+  });
+
+  it('Square Attack fools the undefended model with a few hundred queries', async () => {
+    const r = await square(m.model, x, y, { epsilon: 0.4, steps: 300, pInit: 0.3, seed: 5 });
+    expect(r.success.reduce((a, v) => a + v, 0)).toBeGreaterThanOrEqual(N - 1);
+    expect(r.queries).toBe(301);
+    for (const v of r.linf) expect(v).toBeLessThanOrEqual(0.4 + 1e-6);
+    r.adversarial.dispose();
+  });
+
+  it('same seed, same result; another seed, another result', async () => {
+    for (const attack of [
+      (seed: number) => spsa(m.model, x, y, { epsilon: 0.1, steps: 3, samples: 8, seed }),
+      (seed: number) => square(m.model, x, y, { epsilon: 0.1, steps: 20, seed }),
+    ]) {
+      const a = await attack(1);
+      const b = await attack(1);
+      const c = await attack(2);
+      expect(Array.from(b.adversarial.dataSync())).toEqual(Array.from(a.adversarial.dataSync()));
+      expect(Array.from(c.adversarial.dataSync())).not.toEqual(
+        Array.from(a.adversarial.dataSync()),
+      );
+      tf.dispose([a.adversarial, b.adversarial, c.adversarial]);
+    }
+  });
+
+  it('the square size follows the schedule of Andriushchenko et al.', () => {
+    expect(squareFraction(0.8, 0, 10000)).toBe(0.8);
+    expect(squareFraction(0.8, 11, 10000)).toBe(0.4);
+    expect(squareFraction(0.8, 51, 10000)).toBe(0.2);
+    expect(squareFraction(0.8, 9999, 10000)).toBeCloseTo(0.8 / 512);
+    // rescaled to shorter runs
+    expect(squareFraction(0.8, 50, 100)).toBeCloseTo(0.8 / 128); // it = 5000: 4000 < it <= 6000
+  });
+});

@@ -54,9 +54,25 @@ export async function defaultCacheDir(): Promise<string> {
   return path.join(base, 'fa-robust', 'datasets');
 }
 
-/** The data folder of `$FA_ROBUST_DATA_DIR` (resolved against the working directory), or null. */
+/**
+ * The data folder named by $FA_ROBUST_DATA_DIR, or null when it is not set. An absolute path is
+ * used as is. A relative one is resolved against the working directory or, when no such folder
+ * exists there, against the nearest parent directory where it exists: so the value a workspace
+ * sets at its root (e.g. ../shared/data) also works from a package or app folder, where
+ * pnpm/turbo run scripts. When it exists nowhere, it is resolved against the working directory.
+ */
 export async function defaultDataDir(): Promise<string | null> {
-  const { path } = await nodeModules();
+  const { path, fs } = await nodeModules();
   const fromEnv = env(DATA_DIR_ENV);
-  return fromEnv ? path.resolve(fromEnv) : null;
+  if (!fromEnv) return null;
+  if (path.isAbsolute(fromEnv)) return fromEnv;
+  for (let dir = process.cwd(); ; dir = path.dirname(dir)) {
+    const candidate = path.resolve(dir, fromEnv);
+    const isDir = await fs.stat(candidate).then(
+      (s) => s.isDirectory(),
+      () => false,
+    );
+    if (isDir) return candidate;
+    if (path.dirname(dir) === dir) return path.resolve(fromEnv);
+  }
 }

@@ -1,5 +1,5 @@
 import { rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, parse, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ChecksumError, DataFormatError, MissingDataError } from '../errors.js';
 import { parseIdxSplit } from '../idx.js';
@@ -95,6 +95,10 @@ describe('loadIdxDataset from local folders', () => {
     try {
       const d = await loadIdxDataset(spec, { cacheDir: null, download: false, splits: ['test'] });
       expect(d.sources[0]!.path).toBe(join(dataDir, 'tiny', 't10k-images-idx3-ubyte.gz'));
+      // A relative value is found from the nearest parent of the working directory holding it.
+      process.env.FA_ROBUST_DATA_DIR = relative(parse(process.cwd()).root, dataDir);
+      const rel = await loadIdxDataset(spec, { cacheDir: null, download: false, splits: ['test'] });
+      expect(rel.sources[0]!.path).toBe(join(dataDir, 'tiny', 't10k-images-idx3-ubyte.gz'));
       // null opts out of the variable.
       await expect(
         loadIdxDataset(spec, { dataDir: null, cacheDir: null, splits: ['test'] }),

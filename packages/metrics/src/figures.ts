@@ -367,6 +367,9 @@ function curveSpec(
     },
     spec: { width, height, layer: layers },
     resolve: { scale: { x: 'shared', y: 'shared' } },
+    // lay panels out by their frames, not by the marks spilling over them: with 'full' bounds
+    // the points at eps = 0 pushed the y axis 5 px left of the data's origin
+    bounds: 'flush',
   } as FigureSpec;
 }
 
@@ -606,6 +609,7 @@ export function alignmentFigure(
         header: { labelPadding: 6 },
       },
     },
+    bounds: 'flush',
     spec: {
       width: options.width ?? 300,
       height: options.height ?? 200,

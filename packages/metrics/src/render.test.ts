@@ -88,6 +88,10 @@ describe('renderSvg', () => {
     // BP falls to ~0 and FA stays high, as in the fixture
     const bp = ls.find((l) => l.fields.Attack === 'FGSM' && l.fields.Training === 'BP')!;
     expect(bp.points.at(-1)![1]).toBeGreaterThan(215);
+    // the y axis sits at eps = 0, not pushed left by the points drawn there
+    expect(svg).toMatch(
+      /class="mark-group role-row-header row_header"[^>]*><g transform="translate\(0,0\)"/,
+    );
     // the Wilson bands are drawn: one area per series and panel
     expect(svg.match(/aria-roledescription="area mark"/g)).toHaveLength(6);
   });

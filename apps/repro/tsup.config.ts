@@ -8,4 +8,6 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   skipNodeModulesBundle: true,
+  // keep 'node:' specifiers: bundlers and Deno need them to tell builtins from packages
+  removeNodeProtocol: false,
 });

@@ -61,6 +61,8 @@ export default defineConfig({
   target: 'node20',
   // tfjs and every other dependency stay external: never bundled into dist.
   skipNodeModulesBundle: true,
+  // keep 'node:' specifiers: bundlers and Deno need them to tell builtins from packages
+  removeNodeProtocol: false,
 });
 `,
 );

@@ -178,18 +178,16 @@ function conv2dGrad(
     w,
     fb,
     () =>
-      tf
-        .engine()
-        .runKernel(
-          tf.Conv2DBackpropFilter,
-          { x, dy: g } as unknown as tf.NamedTensorMap,
-          {
-            strides: a.strides,
-            pad: a.pad,
-            dataFormat: 'NHWC',
-            filterShape: w.shape,
-          } as unknown as tf.NamedAttrMap,
-        ),
+      tf.engine().runKernel(
+        tf.Conv2DBackpropFilter,
+        { x, dy: g } as unknown as tf.NamedTensorMap,
+        {
+          strides: a.strides,
+          pad: a.pad,
+          dataFormat: 'NHWC',
+          filterShape: w.shape,
+        } as unknown as tf.NamedAttrMap,
+      ),
     grads,
   );
   return grads;

@@ -1,0 +1,169 @@
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { FaConv2D } from './conv2d.js';
+import { FaDense } from './dense.js';
+import { TrainDataError } from './errors.js';
+import type { FeedbackMode } from './modes.js';
+import { usfScale } from './modes.js';
+import { backpropTwin } from './twin.js';
+
+export interface LayerAlignment {
+  /** The layer name. */
+  layer: string;
+  feedback: FeedbackMode;
+  /**
+   * The angle in degrees between W and B (the matrix the layer sends the error back through,
+   * in W's shape: the angle between W^T and B^T is the same). 0 means backprop; about 90 an
+   * unrelated random B. null in dfa, whose B_dfa has another shape.
+   */
+  angle: number | null;
+}
+
+/** Every FaDense / FaConv2D of a model, nested models included, in order. */
+export function feedbackLayers(model: tfl.LayersModel): (FaDense | FaConv2D)[] {
+  const out: (FaDense | FaConv2D)[] = [];
+  const visit = (layers: tfl.layers.Layer[]) => {
+    for (const layer of layers) {
+      if (layer instanceof FaDense || layer instanceof FaConv2D) out.push(layer);
+      else if (layer instanceof tfl.LayersModel) visit(layer.layers);
+    }
+  };
+  visit(model.layers);
+  return out;
+}
+
+/** B in the kernel's shape, as the layer's backward pass uses it now; null in dfa. */
+export function currentFeedback(layer: FaDense | FaConv2D): tf.Tensor | null {
+  const state = layer.feedbackState;
+  const w = layer.kernel!.read();
+  if (state.mode === 'dfa') return null;
+  return tf.tidy(() => {
+    switch (state.mode) {
+      case 'bp':
+        return tf.clone(w);
+      case 'fa':
+      case 'kp':
+        return tf.clone(state.weight!.read());
+      case 'usf':
+        return tf.mul(tf.sign(w), usfScale(w.shape));
+      default: // frsf, brsf
+        return tf.mul(tf.abs(state.weight!.read()), tf.sign(w));
+    }
+  });
+}
+
+function angleOf(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const cos = tf.div(tf.sum(tf.mul(a, b)), tf.mul(tf.norm(a), tf.norm(b)));
+    return tf.mul(tf.acos(tf.clipByValue(cos, -1, 1)), 180 / Math.PI) as tf.Scalar;
+  });
+}
+
+/**
+ * Per feedback layer, the angle between its forward weights W and the feedback B its backward
+ * pass uses (BioTorch's layer alignment). Reads the device once per layer.
+ *
+ * @example
+ * for (const a of alignment(model)) console.log(a.layer, a.angle?.toFixed(1));
+ */
+export function alignment(model: tfl.LayersModel): LayerAlignment[] {
+  return feedbackLayers(model).map((layer) => {
+    const b = currentFeedback(layer);
+    if (b == null) return { layer: layer.name, feedback: layer.feedbackState.mode, angle: null };
+    const angle = angleOf(layer.kernel!.read(), b);
+    const value = angle.dataSync()[0]!;
+    tf.dispose([angle, b]);
+    return { layer: layer.name, feedback: layer.feedbackState.mode, angle: value };
+  });
+}
+
+export interface GradientAngleOptions {
+  /** The true-gradient model. Default: backpropTwin(model), made and disposed by this call. */
+  twin?: tfl.LayersModel;
+  /** Images per gradient computation. Default 128. */
+  batchSize?: number;
+}
+
+export interface GradientAngles {
+  /**
+   * Per image, the angle in degrees between the input gradient of the cross-entropy along the
+   * model's backward path (what a gradient attack on the model sees) and the true input
+   * gradient (the backprop twin's). NaN for an image where either gradient is exactly zero.
+   */
+  angles: Float32Array;
+  /** The mean over the images whose angle is defined. */
+  mean: number;
+}
+
+/** Per-row angle in degrees between two [n, ...] tensors. */
+function rowAngles(a: tf.Tensor, b: tf.Tensor): tf.Tensor1D {
+  return tf.tidy(() => {
+    const n = a.shape[0]!;
+    const a2 = tf.reshape(a, [n, -1]);
+    const b2 = tf.reshape(b, [n, -1]);
+    const dot = tf.sum(tf.mul(a2, b2), 1);
+    const norms = tf.mul(tf.norm(a2, 'euclidean', 1), tf.norm(b2, 'euclidean', 1));
+    const cos = tf.clipByValue(tf.div(dot, norms), -1, 1);
+    return tf.mul(tf.acos(cos), 180 / Math.PI) as tf.Tensor1D;
+  });
+}
+
+/**
+ * How far a model's backward-path input gradient is from its true input gradient, per image:
+ * the gradient-masking question in one number. 0 for bp; large for fa, whose attacks then follow
+ * a direction unrelated to the loss.
+ *
+ * @param y class ids [n] or one-hot [n, classes].
+ * @example
+ * const { mean } = await inputGradientAngles(faModel, x, y);
+ */
+export async function inputGradientAngles(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: GradientAngleOptions = {},
+): Promise<GradientAngles> {
+  const where = 'inputGradientAngles';
+  const n = x.shape[0]!;
+  if (y.shape[0] !== n)
+    throw new TrainDataError(where, 'y', `${n} labels (one per image of x)`, `shape [${y.shape}]`);
+  const batchSize = options.batchSize ?? 128;
+  const twin = options.twin ?? (await backpropTwin(model));
+  const classes = model.outputs[0]!.shape.at(-1)!;
+  const angles = new Float32Array(n);
+  try {
+    for (let start = 0; start < n; start += batchSize) {
+      const size = Math.min(batchSize, n - start);
+      const batchAngles = tf.tidy(() => {
+        const xb = tf.slice(x, start, size);
+        const yb =
+          y.rank === 2
+            ? tf.slice(y, start, size)
+            : tf.oneHot(tf.cast(tf.slice(y, start, size), 'int32'), classes);
+        // Summed (not averaged) so that each image's gradient is its own loss's gradient.
+        const lossOf = (m: tfl.LayersModel) => (xi: tf.Tensor) =>
+          tf.losses.softmaxCrossEntropy(
+            yb,
+            m.apply(xi) as tf.Tensor,
+            undefined,
+            undefined,
+            tf.Reduction.SUM,
+          ) as tf.Scalar;
+        return rowAngles(tf.grad(lossOf(model))(xb), tf.grad(lossOf(twin))(xb));
+      });
+      angles.set(await batchAngles.data(), start);
+      batchAngles.dispose();
+    }
+  } finally {
+    if (options.twin == null) twin.dispose();
+  }
+  let sum = 0;
+  let count = 0;
+  for (const a of angles) {
+    if (Number.isFinite(a)) {
+      sum += a;
+      count++;
+    }
+  }
+  return { angles, mean: count > 0 ? sum / count : Number.NaN };
+}

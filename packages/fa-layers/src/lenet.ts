@@ -1,0 +1,97 @@
+import * as tfl from '@tensorflow/tfjs-layers';
+import { conv2d } from './conv2d.js';
+import { dense } from './dense.js';
+import { FeedbackOptionError } from './errors.js';
+import { checkMode, checkSeed, type FeedbackMode, mixSeed, randomSeed } from './modes.js';
+
+export type LenetDataset = 'mnist' | 'cifar10';
+
+export interface LenetOptions {
+  /** 'mnist': 28x28x1 input; 'cifar10': 32x32x3 input. */
+  dataset: LenetDataset;
+  /** The feedback mode of every conv and dense layer. Default 'fa'. */
+  feedback?: FeedbackMode;
+  /**
+   * Seeds every layer's kernel and feedback weights (each layer gets its own seed derived from
+   * this one). Same seed, same initial model, on every backend. Default: random.
+   */
+  seed?: number;
+  /** Passed to every layer (see FeedbackArgs.weightDecay). Default: the layers' default. */
+  weightDecay?: number;
+  /** The model name. Default `lenet-<dataset>-<feedback>`. */
+  name?: string;
+}
+
+const INPUT: Record<LenetDataset, [number, number, number]> = {
+  mnist: [28, 28, 1],
+  cifar10: [32, 32, 3],
+};
+
+/** The number of classes of both datasets: the length of lenet's output. */
+export const LENET_CLASSES = 10;
+
+/**
+ * LeNet-5 as BioTorch builds it, with ReLU, max pooling and logits out (no softmax):
+ *
+ * | layer   | mnist (28x28x1)                | cifar10 (32x32x3)      |
+ * |---------|--------------------------------|------------------------|
+ * | conv1   | 5x5, 6 filters, 'same' + ReLU  | 5x5, 6, 'valid' + ReLU |
+ * | pool1   | max 2x2 -> 14x14x6             | max 2x2 -> 14x14x6     |
+ * | conv2   | 5x5, 16, 'valid' + ReLU        | same                   |
+ * | pool2   | max 2x2 -> 5x5x16              | same                   |
+ * | conv3   | 5x5, 120, 'valid' + ReLU -> 1x1x120 | same              |
+ * | flatten | 120                            | 120                    |
+ * | fc1     | dense 84 + ReLU                | same                   |
+ * | fc2     | dense 10, logits               | same                   |
+ *
+ * BioTorch pads 28x28 MNIST to 32x32 with zeros; conv1's 'same' padding on 28x28 is exactly
+ * that (2 zero pixels on each side, then a valid 5x5 conv). Kernels are Xavier-uniform, biases
+ * zero, feedback weights Xavier-uniform. In 'dfa' every layer projects the error of fc2 (the
+ * dfa output layer) with its own B_dfa.
+ *
+ * @example
+ * const model = lenet({ dataset: 'mnist', feedback: 'fa', seed: 1 });
+ * const logits = model.predict(tf.zeros([1, 28, 28, 1]));
+ */
+export function lenet(options: LenetOptions): tfl.Sequential {
+  const where = 'lenet';
+  if (options == null || !(options.dataset in INPUT)) {
+    throw new FeedbackOptionError(where, 'dataset', "'mnist' or 'cifar10'", options?.dataset);
+  }
+  const { dataset } = options;
+  const feedback = checkMode(where, options.feedback ?? 'fa');
+  const seed = options.seed == null ? randomSeed() : checkSeed(where, options.seed);
+  const dfa = feedback === 'dfa';
+  const common = (i: number) => ({
+    feedback,
+    seed: mixSeed(seed, 100 + i),
+    ...(options.weightDecay != null ? { weightDecay: options.weightDecay } : {}),
+    ...(dfa ? { dfaOutputUnits: LENET_CLASSES } : {}),
+  });
+  const model = tfl.sequential({ name: options.name ?? `lenet-${dataset}-${feedback}` });
+  model.add(tfl.layers.inputLayer({ inputShape: INPUT[dataset], name: 'input' }));
+  model.add(
+    conv2d({
+      name: 'conv1',
+      filters: 6,
+      kernelSize: 5,
+      padding: dataset === 'mnist' ? 'same' : 'valid',
+      activation: 'relu',
+      ...common(1),
+    }),
+  );
+  model.add(tfl.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }));
+  model.add(
+    conv2d({ name: 'conv2', filters: 16, kernelSize: 5, activation: 'relu', ...common(2) }),
+  );
+  model.add(tfl.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }));
+  model.add(
+    conv2d({ name: 'conv3', filters: 120, kernelSize: 5, activation: 'relu', ...common(3) }),
+  );
+  model.add(tfl.layers.flatten({ name: 'flatten' }));
+  model.add(dense({ name: 'fc1', units: 84, activation: 'relu', ...common(4) }));
+  model.add(
+    dense({ name: 'fc2', units: LENET_CLASSES, ...common(5), ...(dfa ? { dfaOutput: true } : {}) }),
+  );
+  return model;
+}

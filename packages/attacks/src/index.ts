@@ -42,7 +42,9 @@ export {
   type RunData,
   type RunProgress,
   type RunResult,
+  type RunResultJSON,
   runAttack,
+  runResultToJSON,
 } from './runner.js';
 export { type SpsaOptions, spsa } from './spsa.js';
 export { type SquareOptions, square, squareFraction } from './square.js';

@@ -503,3 +503,54 @@ export function monotonicityFlags(
   }
   return flags;
 }
+
+/** A RunResult with every typed array as a plain number array, for JSON.stringify. */
+export type RunResultJSON = Omit<
+  RunResult,
+  'labels' | 'target' | 'cleanPredictions' | 'cleanCorrect' | 'perEpsilon'
+> & {
+  labels: number[];
+  target: number[] | null;
+  cleanPredictions: number[];
+  cleanCorrect: number[];
+  perEpsilon: (Omit<
+    EpsilonResult,
+    'success' | 'correctAfter' | 'predictions' | 'linf' | 'l2' | 'zeroGradientSteps' | 'adversarial'
+  > & {
+    success: number[];
+    correctAfter: number[];
+    predictions: number[];
+    linf: number[];
+    l2: number[];
+    zeroGradientSteps: number[] | null;
+    adversarial?: number[];
+  })[];
+};
+
+/**
+ * Converts a RunResult to plain arrays (JSON.stringify writes typed arrays as objects).
+ * Adversarial images are left out unless `includeAdversarial` is set.
+ */
+export function runResultToJSON(
+  run: RunResult,
+  options: { includeAdversarial?: boolean } = {},
+): RunResultJSON {
+  const arr = (a: ArrayLike<number>) => Array.from(a);
+  return {
+    ...run,
+    labels: arr(run.labels),
+    target: run.target ? arr(run.target) : null,
+    cleanPredictions: arr(run.cleanPredictions),
+    cleanCorrect: arr(run.cleanCorrect),
+    perEpsilon: run.perEpsilon.map(({ adversarial, ...e }) => ({
+      ...e,
+      success: arr(e.success),
+      correctAfter: arr(e.correctAfter),
+      predictions: arr(e.predictions),
+      linf: arr(e.linf),
+      l2: arr(e.l2),
+      zeroGradientSteps: e.zeroGradientSteps ? arr(e.zeroGradientSteps) : null,
+      ...(options.includeAdversarial && adversarial ? { adversarial: arr(adversarial) } : {}),
+    })),
+  };
+}

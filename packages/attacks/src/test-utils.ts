@@ -197,19 +197,21 @@ export function mnistDir(): string | null {
   if (!base) return null;
   const root = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
   const dir = join(resolve(root, base), 'mnist');
-  return existsSync(join(dir, 't10k-images-idx3-ubyte.gz')) &&
-    existsSync(join(dir, 't10k-labels-idx1-ubyte.gz'))
-    ? dir
-    : null;
+  const files = ['train', 't10k'].flatMap((s) => [
+    `${s}-images-idx3-ubyte.gz`,
+    `${s}-labels-idx1-ubyte.gz`,
+  ]);
+  return files.every((f) => existsSync(join(dir, f))) ? dir : null;
 }
 
-/** Reads the MNIST test set (idx format, gzip) as NHWC floats in [0, 1]. */
-export function readMnistTest(
+/** Reads an MNIST split (idx format, gzip) as NHWC floats in [0, 1]. */
+export function readMnist(
   dir: string,
-  limit = 10000,
+  split: 'train' | 't10k',
+  limit: number,
 ): { x: Float32Array; y: Int32Array; n: number } {
-  const images = gunzipSync(readFileSync(join(dir, 't10k-images-idx3-ubyte.gz')));
-  const labels = gunzipSync(readFileSync(join(dir, 't10k-labels-idx1-ubyte.gz')));
+  const images = gunzipSync(readFileSync(join(dir, `${split}-images-idx3-ubyte.gz`)));
+  const labels = gunzipSync(readFileSync(join(dir, `${split}-labels-idx1-ubyte.gz`)));
   if (images.readUInt32BE(0) !== 2051 || labels.readUInt32BE(0) !== 2049)
     throw new Error(`${dir}: not MNIST idx files`);
   const n = Math.min(limit, images.readUInt32BE(4));

@@ -177,12 +177,16 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   };
   const list = <T extends string>(field: string, v: unknown, allowed: readonly T[]) => {
     if (!Array.isArray(v) || v.length === 0) throw err(field, `a non-empty list of ${allowed.join(', ')}`, v);
-    v.forEach((x, i) => oneOf(`${field}[${i}]`, x, allowed));
+    v.forEach((x, i) => {
+      oneOf(`${field}[${i}]`, x, allowed);
+    });
     if (new Set(v).size !== v.length) throw err(field, 'no repeated entries', v);
   };
   const epsList = (field: string, v: unknown, allowEmpty = false) => {
     if (!Array.isArray(v) || (!allowEmpty && v.length === 0)) throw err(field, 'a non-empty list of numbers in [0, 1]', v);
-    v.forEach((x, i) => num(`${field}[${i}]`, x, 0, 1));
+    v.forEach((x, i) => {
+      num(`${field}[${i}]`, x, 0, 1);
+    });
   };
   oneOf('preset', c.preset, ['smoke', 'quick', 'paper'] as const);
   list('datasets', c.datasets, ['mnist', 'cifar10'] as const);

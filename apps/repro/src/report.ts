@@ -153,6 +153,26 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
   for (const c of checkClaims(results, attacks, epsilons)) {
     out.push(`| ${c.claim} | ${c.ours} | ${c.holds == null ? 'n/a' : c.holds ? 'yes' : '**no**'} |`);
   }
+  const over = new Map<string, { eps: number; linf: number; outOfBounds: number }>();
+  for (const c of results.cells) {
+    if (c.linf?.max == null || c.linf.max <= c.epsilon + 1e-6) continue;
+    const k = `${ATTACK_NAMES[c.attack] ?? c.attack}${c.variant ? ` (${c.variant})` : ''}`;
+    const prev = over.get(k);
+    if (!prev || c.linf.max / Math.max(c.epsilon, 1e-9) > prev.linf / Math.max(prev.eps, 1e-9)) {
+      over.set(k, { eps: c.epsilon, linf: c.linf.max, outOfBounds: c.outOfBounds ?? 0 });
+    }
+  }
+  if (over.size) {
+    out.push('', '**Perturbation actually reached.** Not every update rule stays inside its eps-ball:', '');
+    for (const [k, v] of over) {
+      out.push(
+        `- ${k} reaches L∞ up to ${v.linf.toFixed(2)} at eps ${v.eps}${v.outOfBounds ? `, with ${v.outOfBounds} examples outside [0, 1]` : ''}. ` +
+          (k.startsWith('MI-FGSM (paper)')
+            ? "The paper's MI-FGSM equation steps eps every iteration and never projects, so after T iterations the perturbation can be T·eps: its curve is not an eps-bounded attack. Use `--variant canonical` for the projected rule."
+            : 'Compare its curve with care.'),
+      );
+    }
+  }
   out.push('', '## The audit: is FA robust, or is its backward path a poor guide?', '');
   out.push(
     "The paper attacks each network through its own backward path; for FA that path uses the feedback matrices, not W^T, so the attacker follows an approximate gradient. " +
@@ -178,7 +198,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
     if (al) {
       out.push(
         `Angle between ${v.model.toUpperCase()}'s feedback-path input gradient and its true input gradient over ${al.n} test images: ` +
-          `median ${al.angle.median.toFixed(1)}°, mean ${al.angle.mean.toFixed(1)}° (90° = unrelated, 0° = identical).`,
+          `median ${al.angle.median?.toFixed(1)}°, mean ${al.angle.mean?.toFixed(1)}° (90° = unrelated, 0° = identical).`,
         '',
       );
     }

@@ -48,6 +48,8 @@ export interface AuditVerdict {
 export const MASKING_GAP = 0.1;
 /** Accuracy under the strongest attack at which a model still counts as holding up. */
 export const ROBUST_FLOOR = 0.5;
+/** Below this clean accuracy a model has not learned enough for its robustness to mean anything. */
+export const TRAINED_FLOOR = 0.5;
 
 const ref = (c: ResultCell): CellRef => ({
   attack: c.attack,
@@ -76,26 +78,29 @@ export function auditVerdict(results: Results, dataset: string, model: string, o
     const trueGradient = worst(at.filter((c) => c.source === 'true'));
     const gradientFree = worst(at.filter((c) => c.source === 'none' && c.attack !== 'none'));
     const surrogate = worst(at.filter((c) => c.source === `transfer:${surrogateId}`));
-    const checks = (
-      [
-        ['true gradient', trueGradient],
-        ['gradient-free', gradientFree],
-        ['BP surrogate transfer', surrogate],
-      ] as const
-    ).filter((x): x is readonly [string, CellRef] => x[1] != null);
+    const candidates: [string, CellRef | null][] = [
+      ['true gradient', trueGradient],
+      ['gradient-free', gradientFree],
+      ['BP surrogate transfer', surrogate],
+    ];
+    const checks = candidates.filter((x): x is [string, CellRef] => x[1] != null);
     const best = checks.length ? checks.reduce((a, b) => (b[1].accuracy < a[1].accuracy ? b : a)) : null;
-    const strongest = best ? { ...best[1], check: best[0] } : null;
+    const strongest: (CellRef & { check: string }) | null = best ? { ...best[1], check: best[0] } : null;
     const gap = own && strongest ? own.accuracy - strongest.accuracy : null;
     const significant = own != null && strongest != null && strongest.interval[1] < own.interval[0];
     return { epsilon, own, trueGradient, gradientFree, surrogate, strongest, gap, significant };
   });
 
   const usable = rows.filter((r) => r.own && r.strongest);
+  const clean = results.cells.find((c) => c.dataset === dataset && c.model === model && c.attack === 'none')?.accuracy ?? null;
   let verdict: Verdict;
   let summary: string;
   if (usable.length === 0) {
     verdict = 'inconclusive';
     summary = 'no audit cells: run with the audit enabled';
+  } else if (clean != null && clean < TRAINED_FLOOR) {
+    verdict = 'inconclusive';
+    summary = `${model.toUpperCase()} reaches only ${pct(clean)} clean accuracy: too little learned for its robustness to mean anything (train longer, e.g. --preset quick)`;
   } else {
     const masked = usable.filter((r) => r.significant && r.gap! >= MASKING_GAP);
     const largest = usable.reduce((a, b) => (b.gap! > a.gap! ? b : a));

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { relative } from 'node:path';
+import { resolveConfig, USAGE } from './args.js';
+import { ConfigError } from './config.js';
+import { runRepro } from './run.js';
+
+async function main(argv: string[]): Promise<number> {
+  let config: Awaited<ReturnType<typeof resolveConfig>>['config'];
+  try {
+    const r = await resolveConfig(argv);
+    if (r.help) {
+      process.stdout.write(USAGE);
+      return 0;
+    }
+    config = r.config;
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`repro: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  const controller = new AbortController();
+  const stop = () => {
+    if (controller.signal.aborted) process.exit(130);
+    process.stderr.write('\nrepro: stopping after the current batch (finished steps are saved; rerun to continue). Ctrl-C again to quit now.\n');
+    controller.abort(new Error('interrupted'));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  const command = `pnpm --filter repro start${argv.length ? ` -- ${argv.filter((a) => a !== '--').join(' ')}` : ''}`;
+  console.log(
+    `repro: preset ${config.preset}, datasets ${config.datasets.join(', ')}, eps ${config.attacks.epsilons.join(',')}, ` +
+      `${config.attacks.variant} update rules, audit ${config.audit.enabled ? 'on' : 'off'}, output ${config.outDir}`,
+  );
+  try {
+    const out = await runRepro(config, { command, signal: controller.signal });
+    const rel = relative(process.cwd(), out.outDir) || '.';
+    console.log(`\nrepro: ${out.computed} steps computed, ${out.reused} reused from an earlier run`);
+    for (const v of out.verdicts) console.log(`  ${v.dataset}: ${v.verdict} — ${v.summary}`);
+    console.log(`  wrote ${rel}/REPORT.md, results.json, results.csv and figures/`);
+    return 0;
+  } catch (e) {
+    if (controller.signal.aborted) {
+      console.error('repro: interrupted; rerun the same command to continue');
+      return 130;
+    }
+    throw e;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    process.exit(1);
+  },
+);

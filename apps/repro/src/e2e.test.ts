@@ -1,0 +1,126 @@
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { readResults } from '@fa-robust/metrics';
+import { describe, expect, it } from 'vitest';
+import { PRESETS, type ReproConfig } from './config.js';
+import { runRepro } from './run.js';
+
+const dataDir = process.env.FA_ROBUST_DATA_DIR;
+const haveMnist = dataDir != null && existsSync(join(resolve(dataDir), 'mnist', 't10k-images-idx3-ubyte.gz'));
+if (!haveMnist) console.warn(`repro e2e tests skipped: no MNIST under FA_ROBUST_DATA_DIR (${dataDir ?? 'unset'}); set it to a folder holding mnist/*.gz`);
+
+const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
+
+/** The smoke preset on MNIST only, into a fresh folder. */
+async function smoke(): Promise<ReproConfig> {
+  const out = await mkdtemp(join(tmpdir(), 'repro-e2e-'));
+  return { ...structuredClone(PRESETS.smoke), datasets: ['mnist'], outDir: out, dataDir: resolve(dataDir!), download: false };
+}
+
+describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
+  it('the smoke preset writes results, figures and a report, then a rerun reuses every step', async () => {
+    const config = await smoke();
+    const lines: string[] = [];
+    const first = await runRepro(config, { command: 'test', log: (l) => lines.push(l) });
+    expect(lines[0]).toMatch(/^backend: wasm/);
+    expect(first.reused).toBe(0);
+    expect(first.computed).toBeGreaterThan(10);
+    const results = await readResults(join(config.outDir, 'results.json')); // validates the schema
+    expect(results.models.map((m) => m.id)).toEqual(['bp', 'fa', 'bp-surrogate']);
+    const cells = results.cells.filter((c) => c.attack === 'bim' && c.epsilon === 0.3);
+    expect(cells.map((c) => `${c.model}/${c.source}`).sort()).toEqual(
+      ['bp/own', 'fa/own', 'fa/transfer:bp', 'bp/transfer:fa', 'fa/true', 'fa/transfer:bp-surrogate', 'bp/transfer:bp-surrogate', 'bp-surrogate/own'].sort(),
+    );
+    for (const c of cells) expect(c.n).toBe(PRESETS.smoke.testSize);
+    // white-box BIM at eps 0.3 breaks the BP network that the smoke run trained
+    expect(results.cells.find((c) => c.model === 'bp' && c.attack === 'bim' && c.source === 'own' && c.epsilon === 0.3)!.accuracy!).toBeLessThan(0.1);
+    // perturbations respect the budget, except the paper's MI-FGSM, which steps eps every
+    // iteration without projection: its reported perturbation goes past eps
+    for (const c of results.cells.filter((c) => c.linf && c.epsilon > 0)) {
+      if (c.attack === 'mifgsm' && c.variant === 'paper') expect(c.linf!.max!).toBeGreaterThan(c.epsilon);
+      else expect(c.linf!.max!).toBeLessThanOrEqual(c.epsilon + 1e-5);
+    }
+    expect(results.alignment?.[0]?.comparison).toBe('own-vs-true');
+    const files = await readdir(join(config.outDir, 'figures'));
+    expect(files).toEqual(expect.arrayContaining(['accuracy-mnist.png', 'accuracy-mnist.svg', 'transfer-mnist.png', 'alignment.png']));
+    const report = await readFile(join(config.outDir, 'REPORT.md'), 'utf8');
+    expect(report).toMatch(/MI-FGSM \(paper\) reaches L∞ up to \d/);
+    expect(report).toMatch(/## The paper's claims and our numbers/);
+    expect(report).toMatch(/### MNIST: \*\*(gradient masking|robust|not robust|inconclusive)\*\*/);
+    expect((await readFile(join(config.outDir, 'results.csv'), 'utf8')).split('\n')[0]).toMatch(/^dataset,model,method,label,attack,/);
+
+    const again = await runRepro(config, { command: 'test', log: () => {} });
+    expect(again.computed).toBe(0);
+    expect(again.reused).toBe(first.computed);
+    expect(again.results.cells).toEqual(results.cells.map((c) => ({ ...c })));
+  });
+
+  it('continues after an interruption and loses no finished step; same numbers as an uninterrupted run', async () => {
+    const config = await smoke();
+    config.audit = { ...config.audit, enabled: false };
+    const controller = new AbortController();
+    let finished = 0;
+    const interrupted = runRepro(config, {
+      command: 'test',
+      signal: controller.signal,
+      log: (l) => {
+        if (/^\[\d+\/\d+\]/.test(l) && ++finished === 4) controller.abort(new Error('stop'));
+      },
+    });
+    await expect(interrupted).rejects.toThrow();
+    const stored = (await readdir(join(config.outDir, 'cells'))).filter((f) => f.endsWith('.json'));
+    expect(stored.length).toBe(4);
+    const resumed = await runRepro(config, { command: 'test', log: () => {} });
+    expect(resumed.reused).toBe(4);
+    expect(resumed.computed).toBeGreaterThan(0);
+    // determinism: a fresh run in another folder gives the same cells
+    const fresh = await smoke();
+    fresh.audit = config.audit;
+    const clean = await runRepro(fresh, { command: 'test', log: () => {} });
+    const strip = (cs: typeof clean.results.cells) => cs.map(({ seconds: _s, ...c }) => c);
+    expect(strip(resumed.results.cells)).toEqual(strip(clean.results.cells));
+  });
+
+  it.skipIf(!existsSync(cli))('survives kill -9 of the CLI: the rerun continues from the saved steps', async () => {
+    const config = await smoke();
+    const args = [cli, '--preset', 'smoke', '--datasets', 'mnist', '--no-audit', '--out', config.outDir, '--data-dir', config.dataDir!, '--no-download'];
+    const env = { ...process.env, CI: '1' };
+    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    await new Promise<void>((done) => {
+      child.stdout.on('data', (d) => {
+        out += d;
+        if (/\[3\/\d+\]/.test(out) && !child.killed) child.kill('SIGKILL');
+      });
+      child.on('exit', () => done());
+    });
+    expect(child.signalCode).toBe('SIGKILL');
+    const rerun = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out2 = '';
+    rerun.stdout.on('data', (d) => {
+      out2 += d;
+    });
+    const code = await new Promise<number | null>((done) => rerun.on('exit', (c) => done(c)));
+    expect(code).toBe(0);
+    expect(out2).toMatch(/resuming: [3-9]\d* finished steps found/);
+    expect(out2).toMatch(/steps computed, [3-9]\d* reused from an earlier run/);
+    expect(existsSync(join(config.outDir, 'REPORT.md'))).toBe(true);
+  });
+});
+
+describe('the CLI refuses bad flags before any work', () => {
+  it.skipIf(!existsSync(cli))('exits 2 with the field, the expectation and the usage', async () => {
+    const child = spawn(process.execPath, [cli, '--eps', '0,2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (d) => {
+      err += d;
+    });
+    const code = await new Promise<number | null>((done) => child.on('exit', (c) => done(c)));
+    expect(code).toBe(2);
+    expect(err).toMatch(/attacks\.epsilons\[1\]: expected a number in \[0, 1\], found 2/);
+    expect(err).toMatch(/Usage: pnpm --filter repro start/);
+  });
+});

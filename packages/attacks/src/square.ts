@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AttackContext, type AttackOptions, type AttackResult, perExample } from './core.js';
+import { AttackContext, type AttackOptions, type AttackResult, blend } from './core.js';
 import { AttackInputError } from './errors.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask, objectiveLoss } from './objective.js';
@@ -99,13 +99,13 @@ export async function square(
           tf.reshape(inCols, [batch, 1, w, 1]),
         );
         const value = tf.add(x0, tf.mul(eps, tf.tensor4d(windowSigns, [batch, 1, 1, c])));
-        const proposal = ctx.clip(tf.where(tf.broadcastTo(mask, [batch, h, w, c]), value, best));
+        const proposal = ctx.clip(blend(mask, value, best));
         const z = ctx.logits(asInput(proposal));
         const loss = objectiveLoss(z, ctx.objective);
         // Accept improvements of the examples the current best does not fool yet.
         const accept = tf.logicalAnd(tf.logicalNot(bestFooled), tf.greater(loss, bestLoss));
         return [
-          tf.where(perExample(accept, 4), proposal, best),
+          blend(accept, proposal, best),
           tf.where(accept, loss, bestLoss),
           // (not tf.where: the wasm Select kernel writes 4 bytes per element, which breaks bool outputs)
           tf.logicalOr(

@@ -94,15 +94,26 @@ function positiveInt(field: string, v: unknown, dflt: number): number {
   return value;
 }
 
-function makeOptimizer(options: TrainOptions): { optimizer: tf.Optimizer; owned: boolean } {
+function makeOptimizer(options: TrainOptions): { optimizer: tf.Optimizer; dispose: () => void } {
   const o = options.optimizer ?? 'adam';
-  if (o instanceof tf.Optimizer) return { optimizer: o, owned: false };
+  if (o instanceof tf.Optimizer) return { optimizer: o, dispose: () => {} };
   const lr = options.learningRate ?? (o === 'adam' ? 1e-3 : 0.01);
   if (typeof lr !== 'number' || !(lr > 0))
     throw new FeedbackOptionError(WHERE, 'learningRate', 'a number > 0', lr);
-  if (o === 'adam') return { optimizer: tf.train.adam(lr), owned: true };
-  if (o === 'sgd') return { optimizer: tf.train.sgd(lr), owned: true };
-  if (o === 'momentum') return { optimizer: tf.train.momentum(lr, 0.9), owned: true };
+  const owned = (optimizer: tf.Optimizer) => ({ optimizer, dispose: () => optimizer.dispose() });
+  if (o === 'adam') return owned(tf.train.adam(lr));
+  if (o === 'sgd') return owned(tf.train.sgd(lr));
+  if (o === 'momentum') {
+    const optimizer = tf.train.momentum(lr, 0.9);
+    return {
+      optimizer,
+      dispose: () => {
+        optimizer.dispose();
+        // tfjs 4.22: MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD base keeps.
+        (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+      },
+    };
+  }
   throw new FeedbackOptionError(
     WHERE,
     'optimizer',
@@ -315,7 +326,7 @@ export async function train(
   const tensorData = isTensorData(data);
   if (tensorData) checkBatch('data', data, classes);
   if (options.validationData != null) checkBatch('validationData', options.validationData, classes);
-  const { optimizer, owned } = makeOptimizer(options);
+  const { optimizer, dispose: disposeOptimizer } = makeOptimizer(options);
   const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const started = performance.now();
   const history: EpochLog[] = [];
@@ -401,7 +412,7 @@ export async function train(
       }
     }
   } finally {
-    if (owned) optimizer.dispose();
+    disposeOptimizer();
   }
   return { history, aborted, seconds: (performance.now() - started) / 1000 };
 }

@@ -1,0 +1,119 @@
+import { setupBackend } from '@fa-robust/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { FaDense } from './dense.js';
+import { FeedbackOptionError } from './errors.js';
+import { lenet } from './lenet.js';
+import { FEEDBACK_MODES } from './modes.js';
+
+beforeAll(async () => {
+  await setupBackend({ backend: 'wasm' });
+});
+
+const shapes = (model: ReturnType<typeof lenet>) =>
+  model.layers
+    .filter((l) => l.name !== 'input')
+    .map((l) => [l.name, (l.outputShape as number[]).slice(1)]);
+
+describe('lenet', () => {
+  it('mnist: 28x28x1 in, conv1 with same padding (= BioTorch zero-padding to 32x32), logits out', () => {
+    const model = lenet({ dataset: 'mnist', feedback: 'fa', seed: 1 });
+    expect(model.name).toBe('lenet-mnist-fa');
+    expect(model.inputs[0]!.shape).toEqual([null, 28, 28, 1]);
+    expect(shapes(model)).toEqual([
+      ['conv1', [28, 28, 6]],
+      ['pool1', [14, 14, 6]],
+      ['conv2', [10, 10, 16]],
+      ['pool2', [5, 5, 16]],
+      ['conv3', [1, 1, 120]],
+      ['flatten', [120]],
+      ['fc1', [84]],
+      ['fc2', [10]],
+    ]);
+    // forward parameters as in LeNet-5: 156 + 2416 + 48120 + 10164 + 850
+    expect(
+      model.trainableWeights.reduce(
+        (n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1),
+        0,
+      ),
+    ).toBe(61706);
+    expect(model.getLayer('fc2').getConfig().activation).toBe('linear');
+    expect(model.getLayer('fc1').getConfig().activation).toBe('relu');
+    const out = model.predict(tf.zeros([2, 28, 28, 1])) as tf.Tensor;
+    expect(out.shape).toEqual([2, 10]);
+    out.dispose();
+    model.dispose();
+  });
+
+  it('cifar10: 32x32x3 in, valid convolutions, the same layers after conv1', () => {
+    const model = lenet({ dataset: 'cifar10', feedback: 'bp', seed: 1 });
+    expect(model.inputs[0]!.shape).toEqual([null, 32, 32, 3]);
+    expect(shapes(model).slice(0, 5)).toEqual([
+      ['conv1', [28, 28, 6]],
+      ['pool1', [14, 14, 6]],
+      ['conv2', [10, 10, 16]],
+      ['pool2', [5, 5, 16]],
+      ['conv3', [1, 1, 120]],
+    ]);
+    expect(
+      model.trainableWeights.reduce(
+        (n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1),
+        0,
+      ),
+    ).toBe(61706 + 2 * 6 * 25);
+    model.dispose();
+  });
+
+  it('sets the mode on every layer; dfa projects the 10 logits with a B_dfa per layer, fc2 being the output', () => {
+    for (const feedback of FEEDBACK_MODES) {
+      const model = lenet({ dataset: 'mnist', feedback, seed: 2 });
+      const fb = model.layers.filter((l) => 'feedbackState' in l) as FaDense[];
+      expect(fb.map((l) => l.name)).toEqual(['conv1', 'conv2', 'conv3', 'fc1', 'fc2']);
+      expect(fb.every((l) => l.feedbackState.mode === feedback)).toBe(true);
+      if (feedback === 'dfa') {
+        expect(fb.map((l) => l.feedbackState.weight!.shape)).toEqual([
+          [10, 784],
+          [10, 14 * 14 * 6],
+          [10, 5 * 5 * 16],
+          [10, 120],
+          [10, 84],
+        ]);
+        expect(fb.map((l) => l.feedbackState.dfaOutput)).toEqual([
+          false,
+          false,
+          false,
+          false,
+          true,
+        ]);
+      }
+      model.dispose();
+    }
+  });
+
+  it('is deterministic by seed: same seed, same weights (forward and feedback); the kernels do not depend on the mode', () => {
+    const values = (m: ReturnType<typeof lenet>) =>
+      m.weights.map((w) => Array.from(w.read().dataSync()));
+    const [a, b, c, bp] = [
+      lenet({ dataset: 'mnist', feedback: 'fa', seed: 3 }),
+      lenet({ dataset: 'mnist', feedback: 'fa', seed: 3 }),
+      lenet({ dataset: 'mnist', feedback: 'fa', seed: 4 }),
+      lenet({ dataset: 'mnist', feedback: 'bp', seed: 3 }),
+    ];
+    expect(values(b)).toEqual(values(a));
+    expect(values(c)[0]).not.toEqual(values(a)[0]);
+    const kernels = (m: ReturnType<typeof lenet>) =>
+      m.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+    expect(kernels(bp)).toEqual(kernels(a)); // fair comparisons: bp and fa start from the same W
+    for (const m of [a, b, c, bp]) m.dispose();
+  });
+
+  it('refuses an unknown dataset or mode', () => {
+    expect(() => lenet({ dataset: 'svhn' as 'mnist' })).toThrow(FeedbackOptionError);
+    expect(() => lenet({ dataset: 'svhn' as 'mnist' })).toThrow(
+      /lenet: option 'dataset' must be 'mnist' or 'cifar10'; found 'svhn'/,
+    );
+    expect(() => lenet({ dataset: 'mnist', feedback: 'xx' as 'fa' })).toThrow(
+      /lenet: option 'feedback'/,
+    );
+  });
+});

@@ -1,0 +1,257 @@
+import { setupBackend } from '@fa-robust/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { conv2d } from './conv2d.js';
+import { dense } from './dense.js';
+import { FeedbackOptionError, TrainDataError } from './errors.js';
+import { lenet } from './lenet.js';
+import { FEEDBACK_MODES, type FeedbackMode } from './modes.js';
+import { seededTensor } from './test-utils.js';
+import { type Batch, evaluate, shuffledIndices, train } from './train.js';
+
+beforeAll(async () => {
+  await setupBackend({ backend: 'wasm' });
+});
+
+/** Two separable classes of 8x8 images (bright top half vs bright bottom half), with noise. */
+function blobs(n: number, seed: number): Batch {
+  return tf.tidy(() => {
+    const labels = Array.from({ length: n }, (_, i) => i % 2);
+    const rows = tf.reshape(tf.range(0, 8), [1, 8, 1, 1]);
+    const top = tf.cast(tf.less(rows, 4), 'float32');
+    const cls = tf.reshape(tf.tensor1d(labels, 'float32'), [n, 1, 1, 1]);
+    const img = tf.add(
+      tf.add(tf.mul(top, tf.sub(1, cls)), tf.mul(tf.sub(1, top), cls)),
+      tf.mul(seededTensor([n, 8, 8, 1], seed), 0.3),
+    );
+    return { x: img, y: tf.tensor1d(labels, 'int32') };
+  });
+}
+
+function smallNet(feedback: FeedbackMode, seed = 1): tfl.Sequential {
+  const dfa = feedback === 'dfa';
+  return tfl.sequential({
+    layers: [
+      conv2d({
+        inputShape: [8, 8, 1],
+        filters: 4,
+        kernelSize: 3,
+        activation: 'relu',
+        feedback,
+        seed,
+        ...(dfa ? { dfaOutputUnits: 2 } : {}),
+      }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      dense({
+        units: 8,
+        activation: 'relu',
+        feedback,
+        seed: seed + 1,
+        ...(dfa ? { dfaOutputUnits: 2 } : {}),
+      }),
+      dense({ units: 2, feedback, seed: seed + 2, ...(dfa ? { dfaOutput: true } : {}) }),
+    ],
+  });
+}
+
+describe('train', () => {
+  it.each(FEEDBACK_MODES)(
+    '%s: the tensor count is the same before and after a training step, and training learns',
+    async (feedback) => {
+      const data = blobs(64, 1);
+      const model = smallNet(feedback);
+      const optimizer = tf.train.adam(0.01);
+      const counts: number[] = [];
+      // the optimizer makes its state on the first step, so count from the end of batch 0
+      const result = await train(model, data, {
+        epochs: 6,
+        batchSize: 16,
+        optimizer,
+        seed: 3,
+        onBatch: () => void counts.push(tf.memory().numTensors),
+      });
+      expect(counts).toHaveLength(6 * 4);
+      expect(new Set(counts.slice(1)).size).toBe(1);
+      expect(result.history.map((h) => h.epoch)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(result.history.at(-1)!.loss).toBeLessThan(result.history[0]!.loss);
+      expect(result.history.at(-1)!.accuracy).toBeGreaterThan(0.9);
+      expect((await evaluate(model, data)).accuracy).toBeGreaterThan(0.9);
+      tf.dispose([data.x, data.y]);
+      optimizer.dispose();
+      model.dispose();
+    },
+  );
+
+  it('leaves no tensor behind when it makes its own optimizer, with validation data', async () => {
+    const data = blobs(32, 2);
+    const val = blobs(16, 3);
+    const model = smallNet('fa');
+    const before = tf.memory().numTensors;
+    const logs: number[] = [];
+    const result = await train(model, data, {
+      epochs: 2,
+      batchSize: 8,
+      optimizer: 'momentum',
+      learningRate: 0.05,
+      validationData: val,
+      onEpoch: (e) => {
+        logs.push(e.epoch);
+        expect(e.valAccuracy).toBeGreaterThanOrEqual(0);
+        expect(e.valLoss).toBeGreaterThan(0);
+        expect(e.images).toBe(32);
+      },
+    });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(logs).toEqual([0, 1]);
+    expect(result.aborted).toBe(false);
+    tf.dispose([data.x, data.y, val.x, val.y]);
+    model.dispose();
+  });
+
+  it('is deterministic: same seeds, same trained weights; the shuffle seed matters', async () => {
+    const data = blobs(32, 4);
+    const run = async (seed: number) => {
+      const model = smallNet('fa', 5);
+      await train(model, data, {
+        epochs: 1,
+        batchSize: 8,
+        optimizer: 'sgd',
+        learningRate: 0.1,
+        seed,
+      });
+      const w = model.getWeights().map((t) => Array.from(t.dataSync()));
+      model.dispose();
+      return w;
+    };
+    const [a, b, c] = [await run(1), await run(1), await run(2)];
+    expect(b).toEqual(a);
+    expect(c[0]).not.toEqual(a[0]);
+    expect(Array.from(shuffledIndices(5, 1)).sort()).toEqual([0, 1, 2, 3, 4]);
+    tf.dispose([data.x, data.y]);
+  });
+
+  it('takes batches from an array (every epoch) or a function (one call per epoch), and never disposes them', async () => {
+    const data = blobs(32, 5);
+    const batches = [0, 16].map((s) => ({
+      x: tf.slice(data.x, s, 16),
+      y: tf.oneHot(tf.slice(data.y, s, 16), 2),
+    }));
+    const model = smallNet('usf');
+    const fromArray = await train(model, batches, { epochs: 2, optimizer: 'sgd' });
+    expect(fromArray.history.map((h) => h.images)).toEqual([32, 32]);
+    const calls: number[] = [];
+    const fromFunction = await train(
+      model,
+      function* (epoch) {
+        calls.push(epoch);
+        yield* batches;
+      },
+      { epochs: 3, optimizer: 'sgd' },
+    );
+    expect(calls).toEqual([0, 1, 2]);
+    expect(fromFunction.history).toHaveLength(3);
+    expect(batches.every((b) => !b.x.isDisposed && !b.y.isDisposed)).toBe(true);
+    // an async iterable works too
+    const asyncBatches = {
+      async *[Symbol.asyncIterator]() {
+        yield* batches;
+      },
+    };
+    expect(
+      (await train(model, asyncBatches, { epochs: 2, optimizer: 'sgd' })).history,
+    ).toHaveLength(2);
+    tf.dispose([data.x, data.y, ...batches.flatMap((b) => [b.x, b.y])]);
+    model.dispose();
+  });
+
+  it('stops between batches when the signal aborts', async () => {
+    const data = blobs(64, 6);
+    const model = smallNet('fa');
+    const controller = new AbortController();
+    let batches = 0;
+    const result = await train(model, data, {
+      epochs: 5,
+      batchSize: 8,
+      signal: controller.signal,
+      onBatch: () => {
+        batches++;
+        if (batches === 3) controller.abort();
+      },
+    });
+    expect(result.aborted).toBe(true);
+    expect(batches).toBe(3);
+    expect(result.history).toHaveLength(0);
+    tf.dispose([data.x, data.y]);
+    model.dispose();
+  });
+
+  it('refuses data and options that do not fit, naming what was expected', async () => {
+    const data = blobs(8, 7);
+    const model = smallNet('fa');
+    await expect(train(model, { x: data.x, y: tf.zeros([7]) })).rejects.toThrow(TrainDataError);
+    await expect(train(model, { x: data.x, y: tf.zeros([8, 3]) })).rejects.toThrow(
+      /train: data.y must be class ids \[n\] or one-hot \[n, 2\]; found 'shape \[8,3\]'/,
+    );
+    await expect(train(model, data, { epochs: 0 })).rejects.toThrow(FeedbackOptionError);
+    await expect(train(model, data, { optimizer: 'rmsprop' as 'sgd' })).rejects.toThrow(
+      /'optimizer' must be a tf.Optimizer, 'sgd', 'momentum' or 'adam'/,
+    );
+    function* once() {
+      yield data;
+    }
+    await expect(train(model, once(), { epochs: 2 })).rejects.toThrow(
+      /data must be re-iterable for 2 epochs/,
+    );
+    expect((await train(model, once(), { epochs: 1 })).history).toHaveLength(1);
+    tf.dispose([data.x, data.y]);
+    model.dispose();
+  });
+});
+
+describe('model.fit', () => {
+  it('trains feedback layers as well (the feedback lives in the gradients); brsf redraws each batch', async () => {
+    const data = blobs(32, 8);
+    const model = smallNet('brsf');
+    model.compile({
+      optimizer: tf.train.adam(0.01),
+      loss: (y: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(y, logits),
+    });
+    const y = tf.oneHot(data.y, 2);
+    const h = await model.fit(data.x, y, { epochs: 6, batchSize: 8, shuffle: false, verbose: 0 });
+    const loss = h.history.loss as number[];
+    expect(loss.at(-1)!).toBeLessThan(loss[0]!);
+    expect((model.layers[0] as ReturnType<typeof conv2d>).feedbackState.draws).toBe(6 * 4);
+    tf.dispose([data.x, data.y, y]);
+    model.dispose();
+  });
+});
+
+describe('lenet training steps', () => {
+  it.each(FEEDBACK_MODES)('%s: one step on lenet leaves the tensor count unchanged', (feedback) => {
+    const model = lenet({ dataset: 'mnist', feedback, seed: 1 });
+    const optimizer = tf.train.sgd(0.01);
+    const x = tf.abs(seededTensor([4, 28, 28, 1], 9, 0.5));
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 3], 'int32'), 10);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const step = () =>
+      optimizer.minimize(
+        () =>
+          tf.losses.softmaxCrossEntropy(
+            y,
+            model.apply(x, { training: true }) as tf.Tensor,
+          ) as tf.Scalar,
+        false,
+        vars,
+      );
+    const before = tf.memory().numTensors;
+    step();
+    expect(tf.memory().numTensors).toBe(before);
+    step();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, y]);
+    optimizer.dispose();
+    model.dispose();
+  });
+});

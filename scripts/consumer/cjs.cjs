@@ -1,9 +1,13 @@
 const tf = require('@tensorflow/tfjs-core');
 const tfl = require('@tensorflow/tfjs-layers');
 const backend = require('@fa-robust/backend');
+const faLayers = require('@fa-robust/fa-layers');
+const attacks = require('@fa-robust/attacks');
+const datasets = require('@fa-robust/datasets');
+const metrics = require('@fa-robust/metrics');
 const { work } = require('./work.cjs');
 
-work({ tf, tfl, backend }, 'require').catch((e) => {
+work({ tf, tfl, backend, faLayers, attacks, datasets, metrics }, 'require').catch((e) => {
   console.error(e);
   process.exit(1);
 });

@@ -73,6 +73,7 @@ export function describe(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (ArrayBuffer.isView(value))
     return `a ${value.constructor.name} of length ${(value as unknown as ArrayLike<number>).length}`;
+  if (typeof (value as { then?: unknown }).then === 'function') return 'a Promise (missing await?)';
   if (typeof value === 'object' && 'shape' in value && 'dtype' in value) {
     const t = value as { shape: number[]; dtype: string };
     return `a ${t.dtype} tensor of shape [${t.shape.join(', ')}]`;

@@ -133,6 +133,10 @@ describe('input validation', () => {
     await expect(fgsm({} as never, x, y, { epsilon: 0.1 })).rejects.toThrow(
       /model must be a tf.LayersModel or a function/,
     );
+    // an async factory's result passed without await (e.g. a model-building promise)
+    await expect(fgsm(Promise.resolve(m.model) as never, x, y, { epsilon: 0.1 })).rejects.toThrow(
+      /found a Promise \(missing await\?\)/,
+    );
   });
 
   it('stops on an AbortSignal with an AbortError and leaks nothing', async () => {

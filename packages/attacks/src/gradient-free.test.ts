@@ -65,6 +65,14 @@ describe('gradient-free attacks', () => {
     r.adversarial.dispose();
   });
 
+  it('Square Attack also works on flat vectors (segments instead of squares)', async () => {
+    const flat = tf.reshape(x, [N, H * W]);
+    const r = await square(m.model, flat, y, { epsilon: 0.4, steps: 300, pInit: 0.3, seed: 5 });
+    expect(r.adversarial.shape).toEqual([N, H * W]);
+    expect(r.success.reduce((a, v) => a + v, 0)).toBeGreaterThanOrEqual(N - 1);
+    tf.dispose([r.adversarial, flat]);
+  });
+
   it('same seed, same result; another seed, another result', async () => {
     for (const attack of [
       (seed: number) => spsa(m.model, x, y, { epsilon: 0.1, steps: 3, samples: 8, seed }),

@@ -28,8 +28,8 @@ export function squareFraction(pInit: number, step: number, steps: number): numb
  * square window (side sqrt(p * H * W), p on the paper's schedule) set to x + eps * (+-1 per
  * channel) and keeps it where the loss increased. Examples already fooled are no longer
  * changed. Defaults: steps 1000, pInit 0.05, loss 'margin', bounds [0, 1]. Inputs are NHWC
- * images [batch, height, width, channels] or flat vectors [batch, features] (treated as
- * 1 x features images). Windows and signs come from the seeded PRNG (options.seed).
+ * images [batch, height, width, channels] or flat vectors [batch, features] (where the
+ * window is a segment of p * features entries). Windows and signs come from the seeded PRNG (options.seed).
  * Simplification: a proposal that leaves the window unchanged is not resampled.
  */
 export async function square(
@@ -84,16 +84,18 @@ export async function square(
     const cols = ctx.hold('cols', tf.range(0, w, 1, 'int32'));
     for (let t = 0; t < steps; t++) {
       const p = squareFraction(pInit, t, steps);
-      const side = Math.max(1, Math.min(Math.round(Math.sqrt(p * h * w)), Math.min(h, w)));
-      const top = Int32Array.from({ length: batch }, () => rng.int(h - Math.min(side, h) + 1));
-      const left = Int32Array.from({ length: batch }, () => rng.int(w - side + 1));
+      // A square of p * H * W pixels; for flat vectors (H = 1), a segment of p * W entries.
+      const sideH =
+        h === 1 ? 1 : Math.max(1, Math.min(Math.round(Math.sqrt(p * h * w)), Math.min(h, w)));
+      const sideW = h === 1 ? Math.max(1, Math.min(Math.round(p * w), w)) : sideH;
+      const top = Int32Array.from({ length: batch }, () => rng.int(h - sideH + 1));
+      const left = Int32Array.from({ length: batch }, () => rng.int(w - sideW + 1));
       const windowSigns = signs(batch * c);
       const [nextBest, nextLoss, nextFooled] = tf.tidy(() => {
         const r0 = tf.reshape(tf.tensor1d(top, 'int32'), [batch, 1]);
         const c0 = tf.reshape(tf.tensor1d(left, 'int32'), [batch, 1]);
-        const sideH = Math.min(side, h);
         const inRows = tf.logicalAnd(tf.greaterEqual(rows, r0), tf.less(rows, tf.add(r0, sideH))); // [B, H]
-        const inCols = tf.logicalAnd(tf.greaterEqual(cols, c0), tf.less(cols, tf.add(c0, side))); // [B, W]
+        const inCols = tf.logicalAnd(tf.greaterEqual(cols, c0), tf.less(cols, tf.add(c0, sideW))); // [B, W]
         const mask = tf.logicalAnd(
           tf.reshape(inRows, [batch, h, 1, 1]),
           tf.reshape(inCols, [batch, 1, w, 1]),

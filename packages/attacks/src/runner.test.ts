@@ -99,7 +99,13 @@ describe('runAttack', () => {
     const b = await runAttack({
       model: m.model,
       attack: 'fgsm',
-      data: { images: data.x, labels: data.y, shape: data.shape },
+      // a @fa-robust/datasets Split: { images, labels: Uint8Array, shape: [n, h, w, c], classes }
+      data: {
+        images: data.x,
+        labels: Uint8Array.from(data.y),
+        shape: [N, H, W, 1] as const,
+        classes: ['0', '1', '2', '3'],
+      },
       epsilons: [0.2],
     });
     expect(Array.from(a.perEpsilon[0]!.success)).toEqual(Array.from(b.perEpsilon[0]!.success));

@@ -44,6 +44,8 @@ export interface DatasetImages {
   images: Float32Array;
   labels: ArrayLike<number>;
   shape: readonly number[];
+  /** Class names (a @fa-robust/datasets Split has them); not used. */
+  classes?: readonly string[];
 }
 
 /** One batch from an iterator: a tensor (not disposed by the runner) or a Float32Array with its shape. */

@@ -40,20 +40,32 @@ describe.skipIf(skip != null)('LeNet learns MNIST on wasm', () => {
     tf.dispose([trainSet?.x, trainSet?.y, testSet?.x, testSet?.y]);
   });
 
-  it.each(CASES)('$feedback reaches $atLeast test accuracy after 2 epochs of $images images', async ({ feedback, images, atLeast }) => {
-    const model = lenet({ dataset: 'mnist', feedback, seed: 1 });
-    const data = images === 4000 ? trainSet : { x: tf.slice(trainSet.x, 0, images), y: tf.slice(trainSet.y, 0, images) };
-    const before = tf.memory().numTensors;
-    const result = await train(model, data, { epochs: 2, batchSize: 16, optimizer: 'adam', learningRate: 1e-3, seed: 1 });
-    expect(tf.memory().numTensors).toBe(before);
-    const { accuracy } = await evaluate(model, testSet);
-    const angles = alignment(model).map((a) => (a.angle == null ? '-' : a.angle.toFixed(0)));
-    console.log(
-      `[fa-layers] MNIST ${feedback}: test accuracy ${(accuracy * 100).toFixed(1)}% ` +
-        `(train ${(result.history.at(-1)!.accuracy * 100).toFixed(1)}%, ${result.seconds.toFixed(1)} s, W-B angles ${angles.join('/')})`,
-    );
-    expect(accuracy).toBeGreaterThan(atLeast);
-    if (data !== trainSet) tf.dispose([data.x, data.y]);
-    model.dispose();
-  });
+  it.each(CASES)(
+    '$feedback reaches $atLeast test accuracy after 2 epochs of $images images',
+    async ({ feedback, images, atLeast }) => {
+      const model = lenet({ dataset: 'mnist', feedback, seed: 1 });
+      const data =
+        images === 4000
+          ? trainSet
+          : { x: tf.slice(trainSet.x, 0, images), y: tf.slice(trainSet.y, 0, images) };
+      const before = tf.memory().numTensors;
+      const result = await train(model, data, {
+        epochs: 2,
+        batchSize: 16,
+        optimizer: 'adam',
+        learningRate: 1e-3,
+        seed: 1,
+      });
+      expect(tf.memory().numTensors).toBe(before);
+      const { accuracy } = await evaluate(model, testSet);
+      const angles = alignment(model).map((a) => (a.angle == null ? '-' : a.angle.toFixed(0)));
+      console.log(
+        `[fa-layers] MNIST ${feedback}: test accuracy ${(accuracy * 100).toFixed(1)}% ` +
+          `(train ${(result.history.at(-1)!.accuracy * 100).toFixed(1)}%, ${result.seconds.toFixed(1)} s, W-B angles ${angles.join('/')})`,
+      );
+      expect(accuracy).toBeGreaterThan(atLeast);
+      if (data !== trainSet) tf.dispose([data.x, data.y]);
+      model.dispose();
+    },
+  );
 });

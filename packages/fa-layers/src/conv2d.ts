@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { FeedbackOptionError } from './errors.js';
 import { baseArgs, type FeedbackArgs, FeedbackState, registeredLayerClass } from './feedback.js';
+import type { FeedbackMode } from './modes.js';
 import { feedbackConv2d } from './kernels.js';
 
 /** Every option of tf.layers.conv2d. */
@@ -64,7 +65,7 @@ export class FaConv2D extends Conv2D {
   }
 
   /** The feedback mode. */
-  get feedback(): FeedbackArgs['feedback'] {
+  get feedback(): FeedbackMode {
     return this.feedbackState.mode;
   }
 

@@ -8,6 +8,7 @@ import {
   type Initializer,
   registeredLayerClass,
 } from './feedback.js';
+import type { FeedbackMode } from './modes.js';
 import { feedbackMatMul } from './kernels.js';
 
 /** Every option of tf.layers.dense. */
@@ -56,7 +57,7 @@ export class FaDense extends Dense {
   }
 
   /** The feedback mode. */
-  get feedback(): FeedbackArgs['feedback'] {
+  get feedback(): FeedbackMode {
     return this.feedbackState.mode;
   }
 

@@ -10,7 +10,12 @@ export {
 export { type Conv2DLayerArgs, conv2d, type FaConv2DArgs, FaConv2D } from './conv2d.js';
 export { type DenseLayerArgs, dense, type FaDenseArgs, FaDense } from './dense.js';
 export { DfaSignalError, FeedbackOptionError, TrainDataError } from './errors.js';
-export type { FeedbackArgs, Initializer, SerializedInitializer } from './feedback.js';
+export type {
+  FeedbackArgs,
+  FeedbackState,
+  Initializer,
+  SerializedInitializer,
+} from './feedback.js';
 export { FEEDBACK_CONV2D, FEEDBACK_MATMUL } from './kernels.js';
 export { LENET_CLASSES, type LenetDataset, type LenetOptions, lenet } from './lenet.js';
 export { FEEDBACK_MODES, type FeedbackMode, KP_DEFAULT_WEIGHT_DECAY } from './modes.js';

@@ -24,6 +24,12 @@ export class KernelComposer {
     return info;
   }
 
+  /** Frees `info` with the intermediates (for outputs of kernels called outside `run`). */
+  track(info: tf.TensorInfo): tf.TensorInfo {
+    this.made.push(info);
+    return info;
+  }
+
   /** Marks `info` as the result: it is kept when the intermediates are freed. */
   keep(info: tf.TensorInfo): tf.TensorInfo {
     const i = this.made.indexOf(info);

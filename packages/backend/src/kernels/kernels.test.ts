@@ -183,6 +183,25 @@ describe('Conv2DBackpropInput on wasm (replaced by a stride-1 Conv2D)', () => {
   });
 });
 
+describe('Select on wasm', () => {
+  it('selects bool values correctly (wasm 4.22 writes 4 bytes per bool) and leaks nothing', async () => {
+    const cond = [1, 0, 0, 1, 1, 0, 1];
+    const a = [1, 1, 0, 0, 1, 0, 1];
+    const b = [0, 1, 1, 1, 0, 0, 0];
+    const run = () => tf.where(tf.tensor1d(cond, 'bool'), tf.tensor1d(a, 'bool'), tf.tensor1d(b, 'bool'));
+    const [cpu] = await onBackend('cpu', run);
+    const [wasm] = await onBackend('wasm', run);
+    expect(Array.from(cpu!)).toEqual(cond.map((c, i) => (c ? a[i] : b[i])));
+    expect(Array.from(wasm!)).toEqual(Array.from(cpu!));
+    // other dtypes keep wasm's own kernel and stay right
+    const f = () => tf.where(tf.tensor1d(cond, 'bool'), tf.tensor1d([1, 2, 3, 4, 5, 6, 7]), tf.tensor1d([-1, -2, -3, -4, -5, -6, -7]));
+    expect(Array.from((await onBackend('wasm', f))[0]!)).toEqual([1, -2, -3, 4, 5, -6, 7]);
+    const before = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 10; i++) tf.dispose(tf.tidy(run));
+    expect(tf.engine().backend.numDataIds()).toBe(before);
+  });
+});
+
 describe('cpu-fallback kernels on wasm', () => {
   it('depthwise conv2d gradients match the cpu backend', async () => {
     const x = seededValues(2 * 7 * 7 * 3, 11);

@@ -50,12 +50,24 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(report).toMatch(/MI-FGSM \(paper\) reaches L∞ up to \d/);
     expect(report).toMatch(/## The paper's claims and our numbers/);
     expect(report).toMatch(/### MNIST: \*\*(gradient masking|robust|not robust|inconclusive)\*\*/);
+    expect(report).not.toMatch(/no audit cells/);
     expect((await readFile(join(config.outDir, 'results.csv'), 'utf8')).split('\n')[0]).toMatch(/^dataset,model,method,label,attack,/);
 
     const again = await runRepro(config, { command: 'test', log: () => {} });
     expect(again.computed).toBe(0);
     expect(again.reused).toBe(first.computed);
     expect(again.results.cells).toEqual(results.cells.map((c) => ({ ...c })));
+  });
+
+  it('runs the own-gradient attacks at audit eps values that are not on the paper grid', async () => {
+    const config = await smoke();
+    config.attacks = { ...config.attacks, names: ['fgsm'], epsilons: [0, 0.2] };
+    config.audit = { ...config.audit, epsilons: [0.1], gradientFree: 'none', surrogate: false };
+    const { results, verdicts } = await runRepro(config, { command: 'test', log: () => {} });
+    const at = results.cells.filter((c) => c.model === 'fa' && c.epsilon === 0.1).map((c) => c.source).sort();
+    expect(at).toEqual(['own', 'transfer:bp', 'true']);
+    expect(verdicts[0]!.rows.map((r) => r.epsilon)).toEqual([0.1]);
+    expect(verdicts[0]!.rows[0]!.own).not.toBeNull();
   });
 
   it('continues after an interruption and loses no finished step; same numbers as an uninterrupted run', async () => {

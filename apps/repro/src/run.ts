@@ -315,13 +315,16 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
       seed: config.seed,
     });
     const runGradient = (name: string, model: Model, gradient: ReturnType<typeof ownGradient>, eps: number) => (x: tf.Tensor4D, y: Int32Array) =>
-      gradientAttack(name)(model, x, y, { ...attackParams(name, eps), gradient, bounds: [0, 1], signal: options.signal });
+      // The paper's equations score the final iterate; the canonical attacks keep the best one found.
+      gradientAttack(name)(model, x, y, { ...attackParams(name, eps), gradient, bounds: [0, 1], keepBest: variant !== 'paper', signal: options.signal });
 
     // 3. the paper: white-box through each network's own backward path, and transferred
     const plan: { key: string; label: string; run: () => Promise<StoredStep> }[] = [];
     const dataKey = { dataset, train: trainCfg, testSize: config.testSize, seed: config.seed };
+    // the audit compares against the own-gradient attack, so that runs at every audit eps too
+    const paperEpsilons = [...new Set([...config.attacks.epsilons, ...(config.audit.enabled ? config.audit.epsilons : [])])].sort((a, b) => a - b);
     for (const name of config.attacks.names) {
-      for (const eps of config.attacks.epsilons) {
+      for (const eps of paperEpsilons) {
         for (const [source, other] of [
           ['bp', 'fa'],
           ['fa', 'bp'],

@@ -1,0 +1,78 @@
+#!/usr/bin/env node
+// `pnpm bench`: the same work in our stack and in a PyTorch reference, in one sitting, and the
+// ratios. Not a test: no thresholds. Flags:
+//   --quick-preset      also time `repro --preset quick` end to end (several minutes)
+//   --steps N           batches per throughput figure (default 40)
+//   --bim-images N      images for the BIM-10 figure (default 10000)
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const { values: a } = parseArgs({
+  options: {
+    'quick-preset': { type: 'boolean', default: false },
+    steps: { type: 'string', default: '40' },
+    'bim-images': { type: 'string', default: '10000' },
+    python: { type: 'string', default: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3' },
+  },
+});
+
+function lines(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+}
+
+console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
+const common = ['--steps', a.steps, '--bim-images', a['bim-images']];
+console.log('running our stack (one thread: tfjs wasm has no threads in Node) ...');
+const ours = lines(process.execPath, [join(here, 'ours.mjs'), ...common], { cwd: here });
+const backend = ours[0] ? `${ours[0].backend}${ours[0].simd ? '+SIMD' : ''}` : '?';
+
+let torch = { 1: [], 2: [] };
+let torchNote = '';
+const probe = spawnSync(a.python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+if (probe.status === 0) {
+  for (const threads of [1, 2]) {
+    console.log(`running PyTorch ${probe.stdout.trim()} with ${threads} thread(s) ...`);
+    torch[threads] = lines(a.python, [join(here, 'torch_reference.py'), '--threads', String(threads), '--tasks', 'train,inputgrad,bim', ...common]);
+  }
+} else {
+  torchNote = `PyTorch is not available to ${a.python} (on Debian: apt-get install -y python3-torch); our figures only.`;
+  console.log(torchNote);
+}
+
+const find = (list, task, dataset, feedback) => list.find((r) => r.task === task && r.dataset === dataset && r.feedback === feedback)?.images_per_s;
+const fmt = (v) => (v == null ? '—' : String(Math.round(v)));
+const ratio = (x, y) => (x == null || y == null ? '—' : `${(x / y).toFixed(2)}x`);
+const rows = [];
+for (const task of ['train', 'inputgrad', 'bim10']) {
+  for (const dataset of task === 'bim10' ? ['mnist'] : ['mnist', 'cifar10']) {
+    for (const feedback of ['bp', 'fa']) {
+      const o = find(ours, task, dataset, feedback);
+      const t1 = find(torch[1], task, dataset, feedback);
+      const t2 = find(torch[2], task, dataset, feedback);
+      rows.push({ task, dataset, feedback, o, t1, t2, faOverBp: feedback === 'fa' ? ratio(o, find(ours, task, dataset, 'bp')) : '' });
+    }
+  }
+}
+const header = `| task | dataset | rule | ours (${backend}, 1 thread) img/s | PyTorch 1 thread img/s | ours / PyTorch-1 | PyTorch 2 threads img/s | ours / PyTorch-2 | ours FA / BP |`;
+console.log(`\n${header}\n|---|---|---|---|---|---|---|---|---|`);
+for (const r of rows) {
+  console.log(`| ${r.task} | ${r.dataset} | ${r.feedback} | ${fmt(r.o)} | ${fmt(r.t1)} | ${ratio(r.o, r.t1)} | ${fmt(r.t2)} | ${ratio(r.o, r.t2)} | ${r.faOverBp} |`);
+}
+const bimOurs = ours.find((r) => r.task === 'bim10' && r.feedback === 'fa');
+if (bimOurs) console.log(`\nBIM-10 over ${bimOurs.images} MNIST test images at eps 0.3 (FA LeNet): ${bimOurs.seconds} s in our stack`);
+if (torchNote) console.log(torchNote);
+
+if (a['quick-preset']) {
+  console.log('\ntiming `repro --preset quick` (fresh output folder) ...');
+  const out = join(here, 'out', `quick-${Date.now()}`);
+  const t = performance.now();
+  execFileSync(process.execPath, [join(here, '..', 'repro', 'dist', 'cli.js'), '--preset', 'quick', '--out', out], { stdio: 'inherit', env: { ...process.env, CI: '1' } });
+  console.log(`repro quick preset: ${((performance.now() - t) / 60000).toFixed(1)} min wall time`);
+}

@@ -100,7 +100,7 @@ export function auditVerdict(results: Results, dataset: string, model: string, o
     summary = 'no audit cells: run with the audit enabled';
   } else if (clean != null && clean < TRAINED_FLOOR) {
     verdict = 'inconclusive';
-    summary = `${model.toUpperCase()} reaches only ${pct(clean)} clean accuracy: too little learned for its robustness to mean anything (train longer, e.g. --preset quick)`;
+    summary = `${model.toUpperCase()} reaches only ${pct(clean)} clean accuracy: too little learned for its robustness to mean anything (train it longer or on more images)`;
   } else {
     const masked = usable.filter((r) => r.significant && r.gap! >= MASKING_GAP);
     const largest = usable.reduce((a, b) => (b.gap! > a.gap! ? b : a));

@@ -2,17 +2,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import {
-  type AttackResult,
-  bim,
-  fgsm,
-  mifgsm,
-  type Model,
-  modelGradient,
-  ownGradient,
-  spsa,
-  square,
-} from '@fa-robust/attacks';
+import { type AttackName, type BatchReport, type GradientSource, modelGradient, runAttack } from '@fa-robust/attacks';
 import { type BackendInfo, fileSystem, setupBackend } from '@fa-robust/backend';
 import { batches, loadCifar10, loadMnist, MissingDataError, type Split, take } from '@fa-robust/datasets';
 import { backpropTwin, lenet, train } from '@fa-robust/fa-layers';
@@ -241,72 +231,90 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
     }
 
     /**
-     * One attack step: `attack` on `source` through `gradient` at `eps`, its adversarial
-     * examples then given to every model of `targets`. Cells: the white-box one for `source`
-     * (tagged `whiteBoxTag`), one transfer cell per target.
+     * One attack step: `attack` on `source` at `eps` over the first `n` test images, run by
+     * @fa-robust/attacks' runAttack; each adversarial batch is also given to every model of
+     * `targets`. Cells: the white-box one for `source` (tagged `gradientTag`), one transfer
+     * cell per target.
      */
     const attackStep = async (p: {
-      attack: string;
+      attack: AttackName;
       eps: number;
       source: string;
       gradientTag: 'own' | 'true' | 'none';
+      gradient?: GradientSource;
       targets: string[];
       n: number;
-      run: (x: tf.Tensor4D, y: Int32Array) => Promise<AttackResult>;
+      options: Record<string, unknown>;
       params: { [k: string]: number | string | boolean };
     }): Promise<StoredStep> => {
       const started = performance.now();
-      const correctAfter: Record<string, Uint8Array> = { [p.source]: new Uint8Array(p.n) };
-      for (const t of p.targets) correctAfter[t] = new Uint8Array(p.n);
-      const linf = new Float64Array(p.n);
-      const l2 = new Float64Array(p.n);
-      const bar = progress(`${dataset} ${p.attack} eps=${p.eps} ${p.gradientTag === 'none' ? '' : `${p.gradientTag} gradient of `}${p.source}`, 'img');
-      await forBatches(p.n, async (x, y, start) => {
-        if (p.eps === 0) {
-          // no perturbation is allowed: the adversarial examples are the clean images
-          for (const id of Object.keys(correctAfter)) correctAfter[id]!.set(clean[id]!.subarray(start, start + y.length), start);
-          return;
-        }
-        const r = await p.run(x, y);
-        try {
-          for (let i = 0; i < y.length; i++) correctAfter[p.source]![start + i] = r.predictions[i] === y[i] ? 1 : 0;
-          linf.set(r.linf, start);
-          l2.set(r.l2, start);
-          for (const t of p.targets) {
-            const pt = predict(trained[t]!, r.adversarial);
-            for (let i = 0; i < y.length; i++) correctAfter[t]![start + i] = pt[i] === y[i] ? 1 : 0;
-          }
-        } finally {
-          r.adversarial.dispose();
-        }
-        bar(Math.min(start + y.length, p.n), p.n);
-      });
-      bar.finish();
+      const correctAfter: Record<string, Uint8Array> = {};
+      let linf = new Float64Array(p.n);
+      let l2 = new Float64Array(p.n);
+      if (p.eps === 0) {
+        // no perturbation is allowed: the adversarial examples are the clean images
+        for (const id of [p.source, ...p.targets]) correctAfter[id] = clean[id]!.slice(0, p.n);
+      } else {
+        for (const t of p.targets) correctAfter[t] = new Uint8Array(p.n);
+        const bar = progress(`${dataset} ${p.attack} eps=${p.eps} ${p.gradientTag === 'none' ? '' : `${p.gradientTag} gradient of `}${p.source}`, 'img');
+        const run = await runAttack({
+          model: trained[p.source]!,
+          attack: p.attack,
+          options: { ...p.options, bounds: [0, 1] },
+          ...(p.gradient ? { gradient: p.gradient } : {}),
+          data: take(test, p.n),
+          epsilons: [p.eps],
+          batchSize: config.attacks.batchSize,
+          seed: config.seed,
+          signal: options.signal,
+          onProgress: (r) => bar(r.examplesDone, p.n),
+          ...(p.targets.length
+            ? {
+                onBatch: (b: BatchReport) => {
+                  const m = b.result.labels.length;
+                  const x = tf.tensor(b.adversarial, [m, ...b.exampleShape]);
+                  try {
+                    for (const t of p.targets) {
+                      const pt = predict(trained[t]!, x);
+                      for (let i = 0; i < m; i++) correctAfter[t]![b.offset + i] = pt[i] === labels[b.offset + i] ? 1 : 0;
+                    }
+                  } finally {
+                    x.dispose();
+                  }
+                },
+              }
+            : {}),
+        });
+        bar.finish();
+        const r = run.perEpsilon[0]!;
+        correctAfter[p.source] = r.correctAfter;
+        linf = Float64Array.from(r.linf);
+        l2 = Float64Array.from(r.l2);
+      }
       const seconds = (performance.now() - started) / 1000;
       const out: StoredStep = { cells: [], masks: {} };
-      const add = (model: string, source: string, withPerturbation: boolean) => {
+      const add = (model: string, source: string) => {
         const c = resultCell({
           dataset,
           model,
           attack: p.attack,
-          ...(p.gradientTag !== 'none' || p.attack !== 'square' ? { variant: p.params.variant as string } : {}),
+          ...(p.attack !== 'square' ? { variant: p.params.variant as string } : {}),
           epsilon: p.eps,
           source,
           cleanCorrect: clean[model]!.subarray(0, p.n),
           adversarialCorrect: correctAfter[model]!,
-          ...(withPerturbation ? { perturbation: { linf, l2 } } : {}),
+          perturbation: { linf, l2 },
           params: p.params,
           seconds,
         });
         out.cells.push(c);
         out.masks[tag(c)] = maskString(correctAfter[model]!);
       };
-      add(p.source, p.gradientTag, true);
-      for (const t of p.targets) add(t, `transfer:${p.source}`, true);
+      add(p.source, p.gradientTag);
+      for (const t of p.targets) add(t, `transfer:${p.source}`);
       return out;
     };
 
-    const gradientAttack = (name: string) => (name === 'fgsm' ? fgsm : name === 'bim' ? bim : mifgsm);
     const attackParams = (name: string, eps: number) => ({
       variant,
       ...(name === 'fgsm' ? {} : { steps: config.attacks.iterations }),
@@ -314,9 +322,11 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
       epsilon: eps,
       seed: config.seed,
     });
-    const runGradient = (name: string, model: Model, gradient: ReturnType<typeof ownGradient>, eps: number) => (x: tf.Tensor4D, y: Int32Array) =>
-      // The paper's equations score the final iterate; the canonical attacks keep the best one found.
-      gradientAttack(name)(model, x, y, { ...attackParams(name, eps), gradient, bounds: [0, 1], keepBest: variant !== 'paper', signal: options.signal });
+    // The paper's equations score the final iterate; the canonical attacks keep the best one found.
+    const attackOptions = (name: string, eps: number) => {
+      const { epsilon: _e, seed: _s, ...rest } = attackParams(name, eps);
+      return { ...rest, keepBest: variant !== 'paper' };
+    };
 
     // 3. the paper: white-box through each network's own backward path, and transferred
     const plan: { key: string; label: string; run: () => Promise<StoredStep> }[] = [];
@@ -334,7 +344,7 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
             key: `${dataset}/${name}/${variant}/eps=${eps}/own-gradient-of=${source}/${hash({ dataKey, params, bs }).slice(0, 12)}`,
             label: `${dataset} ${name} eps=${eps} on ${source} (and transferred to ${other})`,
             run: () =>
-              attackStep({ attack: name, eps, source, gradientTag: 'own', targets: [other], n: nTest, params, run: runGradient(name, trained[source]!, ownGradient(trained[source]!), eps) }),
+              attackStep({ attack: name, eps, source, gradientTag: 'own', targets: [other], n: nTest, params, options: attackOptions(name, eps) }),
           });
         }
       }
@@ -351,18 +361,16 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
           plan.push({
             key: `${dataset}/${name}/${variant}/eps=${eps}/true-gradient-of=fa/${hash({ dataKey, params, bs }).slice(0, 12)}`,
             label: `${dataset} ${name} eps=${eps} on fa with its true gradient`,
-            run: async () => {
-              // The attack's target is the FA model; only the gradient comes from its twin.
-              const s = await attackStep({ attack: name, eps, source: 'fa', gradientTag: 'true', targets: [], n: nTest, params, run: runGradient(name, trained.fa!, modelGradient(t, 'true'), eps) });
-              return s;
-            },
+            // The attack's target is the FA model; only the gradient comes from its twin.
+            run: () =>
+              attackStep({ attack: name, eps, source: 'fa', gradientTag: 'true', gradient: modelGradient(t, 'true'), targets: [], n: nTest, params, options: attackOptions(name, eps) }),
           });
           if (trained['bp-surrogate']) {
             plan.push({
               key: `${dataset}/${name}/${variant}/eps=${eps}/own-gradient-of=bp-surrogate/${hash({ dataKey, params, bs }).slice(0, 12)}`,
               label: `${dataset} ${name} eps=${eps} on the BP surrogate, transferred to fa and bp`,
               run: () =>
-                attackStep({ attack: name, eps, source: 'bp-surrogate', gradientTag: 'own', targets: ['fa', 'bp'], n: nTest, params, run: runGradient(name, trained['bp-surrogate']!, ownGradient(trained['bp-surrogate']!), eps) }),
+                attackStep({ attack: name, eps, source: 'bp-surrogate', gradientTag: 'own', targets: ['fa', 'bp'], n: nTest, params, options: attackOptions(name, eps) }),
             });
           }
         }
@@ -377,17 +385,7 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
               key: `${dataset}/${gf}/eps=${eps}/model=${id}/${hash({ dataKey, params, nGf, bs }).slice(0, 12)}`,
               label: `${dataset} ${gf} eps=${eps} on ${id} (gradient-free, ${nGf} images)`,
               run: () =>
-                attackStep({
-                  attack: gf,
-                  eps,
-                  source: id,
-                  gradientTag: 'none',
-                  targets: [],
-                  n: nGf,
-                  params,
-                  run: (x, y) =>
-                    (gf === 'square' ? square : spsa)(trained[id]!, x, y, { epsilon: eps, steps: config.audit.gradientFreeBudget, seed: config.seed, bounds: [0, 1], signal: options.signal }),
-                }),
+                attackStep({ attack: gf, eps, source: id, gradientTag: 'none', targets: [], n: nGf, params, options: { steps: config.audit.gradientFreeBudget } }),
             });
           }
         }

@@ -12,6 +12,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { create as tarCreate } from 'tar';
+import { CIFAR10_CLASSES } from './sources.js';
 import { mulberry32 } from './split.js';
 import type { Cifar10Spec, FileChecksum, IdxDatasetSpec } from './types.js';
 
@@ -126,18 +127,7 @@ export function tinyCifar(records = { train: [3, 4], test: 5 }): TinyCifar {
     spec: {
       id: 'cifar10',
       title: 'Tiny CIFAR-10',
-      classes: [
-        'airplane',
-        'automobile',
-        'bird',
-        'cat',
-        'deer',
-        'dog',
-        'frog',
-        'horse',
-        'ship',
-        'truck',
-      ],
+      classes: [...CIFAR10_CLASSES],
       mirrors: ['http://127.0.0.1:9/unused/'],
       archive: { name: 'cifar-10-binary.tar.gz', bytes: 0, md5: '' },
       folder: 'cifar-10-batches-bin',

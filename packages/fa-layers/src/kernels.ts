@@ -246,6 +246,25 @@ export function ensureFeedbackKernels(backendName: string): void {
   registeredOn.add(backendName);
 }
 
+/** Runs one of this package's feedback kernels on the active backend (registering them there first). */
+function runFeedback(
+  kernel: string,
+  x: tf.Tensor,
+  w: tf.Tensor,
+  fb: tf.Tensor | null,
+  attrs: FeedbackAttrs,
+): tf.Tensor {
+  ensureFeedbackKernels(tf.getBackend());
+  const inputs = fb == null ? [x, w] : [x, w, fb];
+  return tf
+    .engine()
+    .runKernel(
+      kernel,
+      inputs as unknown as tf.NamedTensorMap,
+      attrs as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor;
+}
+
 /** x [n, in] · w [in, out], whose gradient sends dy through the feedback of `attrs.mode`. */
 export function feedbackMatMul(
   x: tf.Tensor2D,
@@ -253,15 +272,7 @@ export function feedbackMatMul(
   fb: tf.Tensor | null,
   attrs: FeedbackAttrs,
 ): tf.Tensor2D {
-  ensureFeedbackKernels(tf.getBackend());
-  const inputs = fb == null ? [x, w] : [x, w, fb];
-  return tf
-    .engine()
-    .runKernel(
-      FEEDBACK_MATMUL,
-      inputs as unknown as tf.NamedTensorMap,
-      attrs as unknown as tf.NamedAttrMap,
-    );
+  return runFeedback(FEEDBACK_MATMUL, x, w, fb, attrs) as tf.Tensor2D;
 }
 
 /** conv2d(x NHWC, w) without dilation, whose gradient sends dy through the feedback of `attrs.mode`. */
@@ -271,13 +282,5 @@ export function feedbackConv2d(
   fb: tf.Tensor | null,
   attrs: ConvAttrs,
 ): tf.Tensor4D {
-  ensureFeedbackKernels(tf.getBackend());
-  const inputs = fb == null ? [x, w] : [x, w, fb];
-  return tf
-    .engine()
-    .runKernel(
-      FEEDBACK_CONV2D,
-      inputs as unknown as tf.NamedTensorMap,
-      attrs as unknown as tf.NamedAttrMap,
-    );
+  return runFeedback(FEEDBACK_CONV2D, x, w, fb, attrs) as tf.Tensor4D;
 }

@@ -40,36 +40,28 @@ function selectBoolSafe(args: Parameters<tf.KernelFunc>[0], original: tf.KernelF
 
 const ours = new Map<string, Set<AddedKernelName>>();
 
+/** Kernels wasm has but gets wrong or slow: each wraps wasm's own, which it may still call. */
+const REPLACEMENTS: Partial<Record<AddedKernelName, (original: tf.KernelFunc, backendName: string) => tf.KernelFunc>> = {
+  // a slow direct loop in wasm: the fast path, and the original where the padding does not fit
+  Conv2DBackpropInput: (original, backendName) => (args) =>
+    conv2DBackpropInputViaConv2D({ ...args, backend: args.backend as tf.KernelBackend }, backendName) ?? original(args),
+  Select: (original, backendName) => (args) => selectBoolSafe(args, original, backendName),
+};
+
 export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelName[] {
   const added = ours.get(backendName) ?? new Set<AddedKernelName>();
   ours.set(backendName, added);
   for (const name of Object.keys(WASM_ADDED_KERNELS) as AddedKernelName[]) {
-    if (name === 'Conv2DBackpropInput') {
-      // wasm has this kernel, but as a slow direct loop: replace it, keeping the original for
-      // the cases the fast path does not cover.
-      const original = tf.getKernel(name, backendName);
-      if (original == null || added.has(name)) continue;
+    if (added.has(name)) continue;
+    const existing = tf.getKernel(name, backendName);
+    const replace = REPLACEMENTS[name];
+    if (replace) {
+      if (existing == null) continue;
       tf.unregisterKernel(name, backendName);
-      tf.registerKernel({
-        kernelName: name,
-        backendName,
-        kernelFunc: (args) =>
-          conv2DBackpropInputViaConv2D({ ...args, backend: args.backend as tf.KernelBackend }, backendName) ??
-          original.kernelFunc(args),
-      });
-      added.add(name);
-      continue;
-    }
-    if (name === 'Select') {
-      const original = tf.getKernel(name, backendName);
-      if (original == null || added.has(name)) continue;
-      tf.unregisterKernel(name, backendName);
-      tf.registerKernel({ kernelName: name, backendName, kernelFunc: (args) => selectBoolSafe(args, original.kernelFunc, backendName) });
-      added.add(name);
-      continue;
-    }
-    if (tf.getKernel(name, backendName) != null) continue;
-    if (name === 'Conv2DBackpropFilter') {
+      tf.registerKernel({ kernelName: name, backendName, kernelFunc: replace(existing.kernelFunc, backendName) });
+    } else if (existing != null) {
+      continue; // registered already (by a later tfjs, or by the user)
+    } else if (name === 'Conv2DBackpropFilter') {
       tf.registerKernel({
         kernelName: name,
         backendName,

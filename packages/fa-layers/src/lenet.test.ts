@@ -107,6 +107,36 @@ describe('lenet', () => {
     for (const m of [a, b, c, bp]) m.dispose();
   });
 
+  it("init 'pytorch' (default): kernels and biases uniform in ±1/sqrt(fanIn); 'xavier': Glorot kernels, zero biases", () => {
+    const fanIn: Record<string, number> = { conv1: 75, conv2: 150, conv3: 400, fc1: 120, fc2: 84 };
+    const torch = lenet({ dataset: 'cifar10', feedback: 'fa', seed: 5 });
+    const xavier = lenet({ dataset: 'cifar10', feedback: 'fa', seed: 5, init: 'xavier' });
+    for (const [name, n] of Object.entries(fanIn)) {
+      const bound = 1 / Math.sqrt(n);
+      const [kernel, bias] = torch.getLayer(name).getWeights().map((w) => Array.from(w.dataSync()));
+      const k = kernel!;
+      expect(Math.max(...k.map(Math.abs))).toBeLessThanOrEqual(bound);
+      // a uniform in ±bound has standard deviation bound/sqrt(3)
+      const std = Math.sqrt(k.reduce((s, v) => s + v * v, 0) / k.length);
+      expect(std / (bound / Math.sqrt(3))).toBeGreaterThan(0.85);
+      expect(std / (bound / Math.sqrt(3))).toBeLessThan(1.15);
+      expect(Math.max(...bias!.map(Math.abs))).toBeLessThanOrEqual(bound);
+      expect(bias!.some((v) => v !== 0)).toBe(true);
+      const [xk, xb] = xavier.getLayer(name).getWeights().map((w) => Array.from(w.dataSync()));
+      const fanOut = (xavier.getLayer(name).getWeights()[0]!.shape as number[]).at(-1)! * (name.startsWith('conv') ? 25 : 1);
+      const limit = Math.sqrt(6 / (n + fanOut));
+      expect(Math.max(...xk!.map(Math.abs))).toBeLessThanOrEqual(limit);
+      expect(Math.max(...xk!.map(Math.abs))).toBeGreaterThan(0.9 * limit);
+      expect(xb!.every((v) => v === 0)).toBe(true);
+    }
+    // the feedback weights do not depend on the init of the forward weights
+    const feedback = (m: ReturnType<typeof lenet>) => m.nonTrainableWeights.map((w) => Array.from(w.read().dataSync()));
+    expect(feedback(torch)).toEqual(feedback(xavier));
+    expect(() => lenet({ dataset: 'mnist', init: 'he' as 'xavier' })).toThrow(/lenet: option 'init' must be 'pytorch' or 'xavier'/);
+    torch.dispose();
+    xavier.dispose();
+  });
+
   it('refuses an unknown dataset or mode', () => {
     expect(() => lenet({ dataset: 'svhn' as 'mnist' })).toThrow(FeedbackOptionError);
     expect(() => lenet({ dataset: 'svhn' as 'mnist' })).toThrow(

@@ -20,8 +20,8 @@ if (skip) console.warn(`[fa-layers] MNIST learning tests skipped: ${skip}`);
 
 const CASES: { feedback: FeedbackMode; images: number; atLeast: number }[] = [
   { feedback: 'bp', images: 4000, atLeast: 0.85 },
-  { feedback: 'fa', images: 4000, atLeast: 0.45 },
-  { feedback: 'kp', images: 4000, atLeast: 0.4 },
+  { feedback: 'fa', images: 4000, atLeast: 0.75 },
+  { feedback: 'kp', images: 4000, atLeast: 0.72 },
   { feedback: 'usf', images: 2000, atLeast: 0.65 },
   { feedback: 'frsf', images: 2000, atLeast: 0.65 },
   { feedback: 'brsf', images: 2000, atLeast: 0.6 },

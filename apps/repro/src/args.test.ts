@@ -23,7 +23,7 @@ describe('configuration', () => {
   });
 
   it('flags override the preset', async () => {
-    const { config } = await resolveConfig(['--preset', 'smoke', '--eps', '0,0.5', '--epochs', '3', '--test-size', 'all', '--datasets', 'mnist', '--no-audit', '--variant', 'canonical', '--seed', '7']);
+    const { config } = await resolveConfig(['--preset', 'smoke', '--eps', '0,0.5', '--epochs', '3', '--test-size', 'all', '--datasets', 'mnist', '--no-audit', '--variant', 'canonical', '--seed', '7', '--workers', '3']);
     expect(config.preset).toBe('smoke');
     expect(config.attacks.epsilons).toEqual([0, 0.5]);
     expect(config.train.epochs).toEqual({ mnist: 3, cifar10: 3 });
@@ -32,7 +32,9 @@ describe('configuration', () => {
     expect(config.audit.enabled).toBe(false);
     expect(config.attacks.variant).toBe('canonical');
     expect(config.seed).toBe(7);
+    expect(config.workers).toBe(3);
     expect(config.outDir).toBe('out/smoke');
+    expect((await resolveConfig(['--workers', 'auto'])).config.workers).toBe('auto');
   });
 
   it('a config file sets the preset and any field; flags still win', async () => {
@@ -56,6 +58,8 @@ describe('configuration', () => {
     [['--epochs', '0'], /train\.epochs\.mnist: expected an integer >= 1, found 0/],
     [['--test-size=-3'], /--test-size: expected a positive integer or 'all', found "-3"/],
     [['--backend', 'gpu'], /backend: expected one of 'auto', 'tensorflow', 'wasm', 'cpu', found "gpu"/],
+    [['--workers', '0'], /workers: expected 'auto' or an integer in \[1, 64\], found 0/],
+    [['--workers', 'two'], /--workers: expected an integer, found "two"/],
     [['--bogus'], /flags: expected known options .*bogus/],
     [['--config', '/nonexistent/x.json'], /--config: expected a readable JSON file/],
   ])('refuses %j with a clear error before any work', async (argv, message) => {

@@ -17,6 +17,7 @@ Options (each overrides the preset, then the --config file):
   --datasets <list>              mnist,cifar10
   --seed <n>                     seed for data order, initialisation and attacks
   --backend <auto|wasm|cpu|tensorflow>
+  --workers <n|auto>             worker threads for training and attacks (default: auto, one per core)
   --train-size <n|all>           training images per dataset
   --epochs <n>                   epochs for every dataset (or set train.epochs per dataset in --config)
   --test-size <n|all>            test images attacked (the first n of the test set)
@@ -58,6 +59,7 @@ export async function resolveConfig(argv: string[]): Promise<{ config: ReproConf
         datasets: { type: 'string' },
         seed: { type: 'string' },
         backend: { type: 'string' },
+        workers: { type: 'string' },
         'train-size': { type: 'string' },
         epochs: { type: 'string' },
         'test-size': { type: 'string' },
@@ -108,6 +110,7 @@ export async function resolveConfig(argv: string[]): Promise<{ config: ReproConf
   if (typeof v.datasets === 'string') flags.datasets = csv(v.datasets);
   if (typeof v.seed === 'string') flags.seed = int('--seed', v.seed);
   if (typeof v.backend === 'string') flags.backend = v.backend;
+  if (typeof v.workers === 'string') flags.workers = v.workers === 'auto' ? 'auto' : int('--workers', v.workers);
   if (typeof v['train-size'] === 'string') flags.train = { ...config.train, size: intOrAll('--train-size', v['train-size']) };
   if (typeof v.epochs === 'string') {
     const e = int('--epochs', v.epochs);

@@ -19,6 +19,12 @@ export interface ReproConfig {
   outDir: string;
   seed: number;
   backend: 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+  /**
+   * Worker threads, each with its own tfjs, that train the models and run the attack steps
+   * side by side: 'auto' = one per core (at most 8); 1 = everything in the main thread.
+   * Results do not depend on it. With tfjs-node (already multi-threaded) 'auto' means 1.
+   */
+  workers: 'auto' | number;
   train: {
     /** Training images per dataset; null = the whole training set. */
     size: number | null;
@@ -66,6 +72,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     outDir: 'out/smoke',
     seed: 1,
     backend: 'auto',
+    workers: 'auto',
     train: { size: 512, epochs: { mnist: 1, cifar10: 1 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
     testSize: 128,
     attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: [0, 0.3], iterations: 10, mu: 0.8, variant: 'paper', batchSize: 128 },
@@ -87,6 +94,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     outDir: 'out/quick',
     seed: 1,
     backend: 'auto',
+    workers: 'auto',
     train: { size: 10000, epochs: { mnist: 2, cifar10: 3 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
     testSize: 1000,
     attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: grid(5), iterations: 10, mu: 0.8, variant: 'paper', batchSize: 250 },
@@ -108,6 +116,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     outDir: 'out/paper',
     seed: 1,
     backend: 'auto',
+    workers: 'auto',
     train: { size: null, epochs: { mnist: 5, cifar10: 10 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
     testSize: null,
     attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: grid(10), iterations: 10, mu: 0.8, variant: 'paper', batchSize: 500 },
@@ -195,6 +204,9 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   if (typeof c.outDir !== 'string' || c.outDir === '') throw err('outDir', 'a folder path', c.outDir);
   int('seed', c.seed, 0);
   oneOf('backend', c.backend, ['auto', 'tensorflow', 'wasm', 'cpu'] as const);
+  if (c.workers !== 'auto' && (typeof c.workers !== 'number' || !Number.isInteger(c.workers) || c.workers < 1 || c.workers > 64)) {
+    throw err('workers', "'auto' or an integer in [1, 64]", c.workers);
+  }
   if (!isObject(c.train)) throw err('train', 'an object', c.train);
   int('train.size', c.train.size, 1, true);
   if (!isObject(c.train.epochs)) throw err('train.epochs', 'an object { mnist, cifar10 }', c.train.epochs);

@@ -70,9 +70,10 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(verdicts[0]!.rows[0]!.own).not.toBeNull();
   });
 
-  it('continues after an interruption and loses no finished step; same numbers as an uninterrupted run', async () => {
+  it('continues after an interruption and loses no finished step; same numbers as an uninterrupted run in one thread', async () => {
     const config = await smoke();
     config.audit = { ...config.audit, enabled: false };
+    config.workers = 2;
     const controller = new AbortController();
     let finished = 0;
     const interrupted = runRepro(config, {
@@ -83,14 +84,17 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
       },
     });
     await expect(interrupted).rejects.toThrow();
+    // the step running on the other worker may still have landed; none was half written
     const stored = (await readdir(join(config.outDir, 'cells'))).filter((f) => f.endsWith('.json'));
-    expect(stored.length).toBe(4);
+    expect(stored.length).toBeGreaterThanOrEqual(4);
+    expect(stored.length).toBeLessThanOrEqual(5);
     const resumed = await runRepro(config, { command: 'test', log: () => {} });
-    expect(resumed.reused).toBe(4);
+    expect(resumed.reused).toBe(stored.length);
     expect(resumed.computed).toBeGreaterThan(0);
-    // determinism: a fresh run in another folder gives the same cells
+    // determinism: a fresh run in another folder, all in the main thread, gives the same cells
     const fresh = await smoke();
     fresh.audit = config.audit;
+    fresh.workers = 1;
     const clean = await runRepro(fresh, { command: 'test', log: () => {} });
     const strip = (cs: typeof clean.results.cells) => cs.map(({ seconds: _s, ...c }) => c);
     expect(strip(resumed.results.cells)).toEqual(strip(clean.results.cells));

@@ -56,3 +56,47 @@ export function progress(label: string, unit: string, options: ProgressOptions =
   };
   return sink;
 }
+
+/**
+ * Progress for work that runs side by side (steps on several worker threads): on a terminal one
+ * line shows every running task; otherwise each task logs on its own, like `progress`.
+ */
+export function progressBoard(options: ProgressOptions = {}): { task(label: string, unit: string): ProgressSink } {
+  const stream = options.stream ?? process.stderr;
+  const now = options.now ?? Date.now;
+  const tty = Boolean(stream.isTTY) && !process.env.CI;
+  if (!tty) return { task: (label, unit) => progress(label, unit, options) };
+  const active = new Map<number, { label: string; unit: string; start: number; done: number; total: number }>();
+  let nextId = 0;
+  const render = () => {
+    const parts = [...active.values()].map((t) => {
+      const elapsed = (now() - t.start) / 1000;
+      const rate = elapsed > 0 ? t.done / elapsed : 0;
+      const pct = t.total > 0 ? Math.floor((100 * t.done) / t.total) : 0;
+      return `${t.label} ${pct}% ETA ${formatDuration(rate > 0 ? (t.total - t.done) / rate : Number.NaN)}`;
+    });
+    const width = stream.columns ?? 120;
+    const text = parts.join(' | ');
+    stream.write(`\r${text.length > width - 1 ? `${text.slice(0, width - 2)}…` : text}\x1b[K`);
+  };
+  return {
+    task(label, unit) {
+      const id = nextId++;
+      const t = { label, unit, start: now(), done: 0, total: 0 };
+      active.set(id, t);
+      const sink = ((done: number, total: number) => {
+        t.done = done;
+        t.total = total;
+        render();
+      }) as ProgressSink;
+      sink.finish = (note?: string) => {
+        active.delete(id);
+        const elapsed = (now() - t.start) / 1000;
+        const rate = elapsed > 0 ? t.total / elapsed : 0;
+        stream.write(`\r${label}: done, ${t.total}/${t.total} ${unit} ${rate.toFixed(0)} ${unit}/s, elapsed ${formatDuration(elapsed)}${note ? ` — ${note}` : ''}\x1b[K\n`);
+        if (active.size) render();
+      };
+      return sink;
+    },
+  };
+}

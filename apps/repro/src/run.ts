@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { type AttackName, type BatchReport, type GradientSource, modelGradient, runAttack } from '@fa-robust/attacks';
 import { type BackendInfo, fileSystem, setupBackend } from '@fa-robust/backend';
-import { batches, loadCifar10, loadMnist, MissingDataError, type Split, take } from '@fa-robust/datasets';
-import { backpropTwin, lenet, train } from '@fa-robust/fa-layers';
+import { loadCifar10, loadMnist, MissingDataError, type Split, take } from '@fa-robust/datasets';
 import {
   alignmentRecord,
   createResults,
@@ -22,9 +22,12 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { DatasetName, Method, ReproConfig } from './config.js';
-import { formatDuration, progress } from './progress.js';
+import type { WorkerJob } from './worker.js';
+import { forEachConcurrent, WorkerPool } from './pool.js';
+import { formatDuration, progressBoard } from './progress.js';
 import { renderReport } from './report.js';
 import { CellStore, hash, writeFileAtomic } from './store.js';
+import { attackStep, type AttackStepSpec, maskFrom, predictLabels, type StoredStep, stepContext, type TrainSpec, tag, trainModel } from './steps.js';
 import { type AuditVerdict, auditVerdict } from './verdict.js';
 
 export interface RunOptions {
@@ -52,12 +55,6 @@ interface ModelSpec {
   seed: number;
 }
 
-/** A stored experiment step: the result cells it produced and the per-example masks behind them. */
-interface StoredStep {
-  cells: ResultCell[];
-  /** cellKey -> per-example correctness after the attack ('0'/'1' string), for robust accuracy. */
-  masks: Record<string, string>;
-}
 
 const LOADERS = { mnist: loadMnist, cifar10: loadCifar10 } as const;
 const require = createRequire(import.meta.url);
@@ -74,9 +71,36 @@ function versions(): Record<string, string> {
   return out;
 }
 
-const maskString = (m: Uint8Array) => Array.from(m, (v) => (v ? '1' : '0')).join('');
-const maskFrom = (s: string) => Uint8Array.from(s, (c) => (c === '1' ? 1 : 0));
-const tag = (c: Pick<ResultCell, 'attack' | 'source' | 'epsilon' | 'model'>) => `${c.model}|${c.attack}|${c.source}|${c.epsilon}`;
+/** A copy of `split` in shared memory: worker threads read it without a copy each. */
+function shareSplit(split: Split): Split {
+  const images = new Float32Array(new SharedArrayBuffer(split.images.byteLength));
+  images.set(split.images);
+  const labels = new Uint8Array(new SharedArrayBuffer(split.labels.byteLength));
+  labels.set(split.labels);
+  return { ...split, images, labels };
+}
+
+/**
+ * The worker script: next to this module once built (dist/), or the built one when this module
+ * runs from its TypeScript source (tests); null when there is none (then steps run in-process).
+ */
+function workerScript(): URL | null {
+  for (const rel of ['./worker.js', '../dist/worker.js']) {
+    const url = new URL(rel, import.meta.url);
+    if (existsSync(fileURLToPath(url))) return url;
+  }
+  return null;
+}
+
+/**
+ * How many worker threads `workers` means on this machine and backend; 1 = everything in the
+ * main thread. tfjs-node already uses every core (and its native addon is not made for worker
+ * threads), so 'auto' is 1 there.
+ */
+export function resolveWorkers(workers: ReproConfig['workers'], backendName: string): number {
+  if (workers !== 'auto') return workers;
+  return backendName === 'tensorflow' ? 1 : Math.max(1, Math.min(availableParallelism(), 8));
+}
 
 /** Runs the whole study. Every finished step is stored, so a rerun continues where it stopped. */
 export async function runRepro(config: ReproConfig, options: RunOptions): Promise<RunOutput> {
@@ -86,6 +110,35 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
   await mkdir(outDir, { recursive: true });
   const backend = await setupBackend({ backend: config.backend });
   log(`backend: ${backend.name} (${backend.reason}${backend.simd ? ', SIMD' : ''})`);
+  let nWorkers = resolveWorkers(config.workers, backend.name);
+  const script = nWorkers > 1 ? workerScript() : null;
+  if (nWorkers > 1 && !script) {
+    log(`workers: ${nWorkers} asked for, but no built worker script was found next to ${fileURLToPath(import.meta.url)}; running in the main thread`);
+    nWorkers = 1;
+  }
+  const pool = script ? new WorkerPool<WorkerJob>(script, nWorkers, { backend: backend.name }) : null;
+  log(pool ? `workers: ${pool.size} threads, each with its own tfjs (${backend.name})` : 'workers: none, all work in the main thread');
+  const stopPool = () => void pool?.close();
+  options.signal?.addEventListener('abort', stopPool, { once: true });
+  try {
+    return await study(config, options, { log, started, outDir, backend, pool });
+  } catch (e) {
+    // a step that failed because the pool was stopped by an abort reports the abort
+    options.signal?.throwIfAborted();
+    throw e;
+  } finally {
+    options.signal?.removeEventListener('abort', stopPool);
+    await pool?.close();
+  }
+}
+
+async function study(
+  config: ReproConfig,
+  options: RunOptions,
+  env: { log: (line: string) => void; started: number; outDir: string; backend: BackendInfo; pool: WorkerPool<WorkerJob> | null },
+): Promise<RunOutput> {
+  const { log, started, outDir, backend, pool } = env;
+  const board = progressBoard();
   const store = await CellStore.open(join(outDir, 'cells'));
   if (store.size) log(`resuming: ${store.size} finished steps found in ${join(outDir, 'cells')}`);
   await writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
@@ -100,16 +153,12 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
   let reused = 0;
   const variant: 'standard' | 'paper' = config.attacks.variant === 'canonical' ? 'standard' : 'paper';
 
-  const step = async (key: string, compute: () => Promise<StoredStep>): Promise<StoredStep> => {
-    const { value, cached } = await store.getOrCompute(key, compute);
-    if (cached) reused++;
-    else computed++;
+  const collect = (value: StoredStep) => {
     for (const c of value.cells) {
       cells.push(c);
       const m = value.masks[tag(c)];
       if (m) masks.set(`${c.dataset}|${tag(c)}`, maskFrom(m));
     }
-    return value;
   };
 
   for (const dataset of config.datasets) {
@@ -142,52 +191,49 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
     const test = data.test;
     const labels = Int32Array.from(test.labels);
 
-    // 2. models: trained once per configuration, saved, reused
+    // 2. models: trained once per configuration (in parallel on the workers), saved, reused
     const specs: ModelSpec[] = [
       { id: 'bp', method: 'bp', seed: config.seed },
       { id: 'fa', method: 'fa', seed: config.seed },
     ];
     if (config.audit.enabled && config.audit.surrogate) specs.push({ id: 'bp-surrogate', method: 'bp', seed: config.seed + 1000 });
     const trained: Record<string, tfl.LayersModel> = {};
+    const modelDirs: Record<string, string> = {};
     const trainCfg = { size: config.train.size, epochs: config.train.epochs[dataset], batchSize: config.train.batchSize, optimizer: config.train.optimizer, learningRate: config.train.learningRate };
+    const trainSeconds: Record<string, number> = {};
+    const toTrain: { spec: TrainSpec; dir: string }[] = [];
     for (const spec of specs) {
       const modelHash = hash({ dataset, ...spec, train: trainCfg }).slice(0, 12);
       const dir = join(outDir, 'models', `${dataset}-${spec.id}-${modelHash}`);
-      let model: tfl.LayersModel;
-      let seconds: number | null = null;
+      modelDirs[spec.id] = dir;
       if (existsSync(join(dir, 'model.json'))) {
-        model = await tfl.loadLayersModel(fileSystem(dir));
+        trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
         log(`${dataset}/${spec.id}: reusing the model saved in ${dir}`);
       } else {
         if (!data.train) throw new Error(`${dataset}: no training data to train ${spec.id}`);
-        model = lenet({ dataset, feedback: spec.method, seed: spec.seed });
-        const epochs = trainCfg.epochs;
-        const n = data.train.shape[0];
-        const bar = progress(`train ${dataset}/${spec.id}`, 'img');
-        let seen = 0;
-        const trainSplit = data.train;
-        const source = function* (epoch: number) {
-          for (const b of batches(trainSplit, { batchSize: trainCfg.batchSize, shuffle: true, seed: spec.seed * 1000 + epoch })) {
-            yield { x: b.x, y: b.y };
-            tf.dispose([b.x, b.y]);
-            seen += b.y.shape[0];
-            bar(seen, n * epochs);
-          }
-        };
-        const r = await train(model, source, {
-          epochs,
-          optimizer: trainCfg.optimizer,
-          learningRate: trainCfg.learningRate,
-          seed: spec.seed,
-          signal: options.signal,
-          onEpoch: (e) => log(`  ${dataset}/${spec.id} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, train accuracy ${(100 * e.accuracy).toFixed(1)}%`),
-        });
-        if (r.aborted) throw options.signal?.reason ?? new Error('aborted');
-        bar.finish();
-        seconds = r.seconds;
-        await model.save(fileSystem(dir));
+        const { size: _size, ...rest } = trainCfg;
+        toTrain.push({ spec: { dataset, id: spec.id, method: spec.method, seed: spec.seed, ...rest }, dir });
       }
-      trained[spec.id] = model;
+    }
+    if (toTrain.length) {
+      const trainData = data.train!;
+      const shared = pool ? shareSplit(trainData) : trainData;
+      await forEachConcurrent(toTrain, pool?.size ?? 1, async ({ spec, dir }) => {
+        const bar = board.task(`train ${dataset}/${spec.id}`, 'img');
+        if (pool) {
+          const r = await pool.run<{ seconds: number }>({ type: 'train', spec, data: shared, dir }, { onProgress: bar, onLog: log });
+          trainSeconds[spec.id] = r.seconds;
+          trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
+        } else {
+          const r = await trainModel(spec, trainData, dir, { onProgress: bar, log, ...(options.signal ? { signal: options.signal } : {}) });
+          trainSeconds[spec.id] = r.seconds;
+          trained[spec.id] = r.model;
+        }
+        bar.finish();
+      });
+    }
+    for (const spec of specs) {
+      const seconds = trainSeconds[spec.id];
       models.push({
         dataset,
         id: spec.id,
@@ -195,14 +241,12 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
         label: spec.id === 'bp-surrogate' ? 'BP surrogate' : spec.method.toUpperCase(),
         architecture: `LeNet-5 (${dataset})`,
         seed: spec.seed,
-        params: { trainImages: data.train?.shape[0] ?? null, ...trainCfg, ...(seconds != null ? { trainSeconds: Math.round(seconds) } : {}), path: dir },
+        params: { trainImages: data.train?.shape[0] ?? null, ...trainCfg, ...(seconds != null ? { trainSeconds: Math.round(seconds) } : {}), path: modelDirs[spec.id]! },
       });
     }
 
     // helpers over the test set, in batches
     const bs = config.attacks.batchSize;
-    const predict = (model: tfl.LayersModel, x: tf.Tensor): Int32Array =>
-      tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1).dataSync() as Int32Array);
     const forBatches = async (n: number, f: (x: tf.Tensor4D, y: Int32Array, start: number) => Promise<void>) => {
       for (let start = 0; start < n; start += bs) {
         options.signal?.throwIfAborted();
@@ -217,10 +261,11 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
     };
     const nTest = test.shape[0];
     const clean: Record<string, Uint8Array> = {};
-    for (const [id, model] of Object.entries(trained)) {
+    for (const { id } of specs) {
+      const model = trained[id]!;
       const correct = new Uint8Array(nTest);
       await forBatches(nTest, async (x, y, start) => {
-        const p = predict(model, x);
+        const p = predictLabels(model, x);
         for (let i = 0; i < p.length; i++) correct[start + i] = p[i] === y[i] ? 1 : 0;
       });
       clean[id] = correct;
@@ -229,91 +274,6 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
       models.find((m) => m.dataset === dataset && m.id === id)!.cleanAccuracy = c.accuracy ?? undefined;
       log(`${dataset}/${id}: clean accuracy ${(100 * (c.accuracy ?? 0)).toFixed(2)}% on ${nTest} test images`);
     }
-
-    /**
-     * One attack step: `attack` on `source` at `eps` over the first `n` test images, run by
-     * @fa-robust/attacks' runAttack; each adversarial batch is also given to every model of
-     * `targets`. Cells: the white-box one for `source` (tagged `gradientTag`), one transfer
-     * cell per target.
-     */
-    const attackStep = async (p: {
-      attack: AttackName;
-      eps: number;
-      source: string;
-      gradientTag: 'own' | 'true' | 'none';
-      gradient?: GradientSource;
-      targets: string[];
-      n: number;
-      options: Record<string, unknown>;
-      params: { [k: string]: number | string | boolean };
-    }): Promise<StoredStep> => {
-      const started = performance.now();
-      const correctAfter: Record<string, Uint8Array> = {};
-      let linf = new Float64Array(p.n);
-      let l2 = new Float64Array(p.n);
-      if (p.eps === 0) {
-        // no perturbation is allowed: the adversarial examples are the clean images
-        for (const id of [p.source, ...p.targets]) correctAfter[id] = clean[id]!.slice(0, p.n);
-      } else {
-        for (const t of p.targets) correctAfter[t] = new Uint8Array(p.n);
-        const bar = progress(`${dataset} ${p.attack} eps=${p.eps} ${p.gradientTag === 'none' ? '' : `${p.gradientTag} gradient of `}${p.source}`, 'img');
-        const run = await runAttack({
-          model: trained[p.source]!,
-          attack: p.attack,
-          options: { ...p.options, bounds: [0, 1] },
-          ...(p.gradient ? { gradient: p.gradient } : {}),
-          data: take(test, p.n),
-          epsilons: [p.eps],
-          batchSize: config.attacks.batchSize,
-          seed: config.seed,
-          signal: options.signal,
-          onProgress: (r) => bar(r.examplesDone, p.n),
-          ...(p.targets.length
-            ? {
-                onBatch: (b: BatchReport) => {
-                  const m = b.result.labels.length;
-                  const x = tf.tensor(b.adversarial, [m, ...b.exampleShape]);
-                  try {
-                    for (const t of p.targets) {
-                      const pt = predict(trained[t]!, x);
-                      for (let i = 0; i < m; i++) correctAfter[t]![b.offset + i] = pt[i] === labels[b.offset + i] ? 1 : 0;
-                    }
-                  } finally {
-                    x.dispose();
-                  }
-                },
-              }
-            : {}),
-        });
-        bar.finish();
-        const r = run.perEpsilon[0]!;
-        correctAfter[p.source] = r.correctAfter;
-        linf = Float64Array.from(r.linf);
-        l2 = Float64Array.from(r.l2);
-      }
-      const seconds = (performance.now() - started) / 1000;
-      const out: StoredStep = { cells: [], masks: {} };
-      const add = (model: string, source: string) => {
-        const c = resultCell({
-          dataset,
-          model,
-          attack: p.attack,
-          ...(p.attack !== 'square' ? { variant: p.params.variant as string } : {}),
-          epsilon: p.eps,
-          source,
-          cleanCorrect: clean[model]!.subarray(0, p.n),
-          adversarialCorrect: correctAfter[model]!,
-          perturbation: { linf, l2 },
-          params: p.params,
-          seconds,
-        });
-        out.cells.push(c);
-        out.masks[tag(c)] = maskString(correctAfter[model]!);
-      };
-      add(p.source, p.gradientTag);
-      for (const t of p.targets) add(t, `transfer:${p.source}`);
-      return out;
-    };
 
     const attackParams = (name: string, eps: number) => ({
       variant,
@@ -329,7 +289,7 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
     };
 
     // 3. the paper: white-box through each network's own backward path, and transferred
-    const plan: { key: string; label: string; run: () => Promise<StoredStep> }[] = [];
+    const plan: { key: string; label: string; spec: AttackStepSpec }[] = [];
     const dataKey = { dataset, train: trainCfg, testSize: config.testSize, seed: config.seed };
     // the audit compares against the own-gradient attack, so that runs at every audit eps too
     const paperEpsilons = [...new Set([...config.attacks.epsilons, ...(config.audit.enabled ? config.audit.epsilons : [])])].sort((a, b) => a - b);
@@ -343,18 +303,15 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
           plan.push({
             key: `${dataset}/${name}/${variant}/eps=${eps}/own-gradient-of=${source}/${hash({ dataKey, params, bs }).slice(0, 12)}`,
             label: `${dataset} ${name} eps=${eps} on ${source} (and transferred to ${other})`,
-            run: () =>
-              attackStep({ attack: name, eps, source, gradientTag: 'own', targets: [other], n: nTest, params, options: attackOptions(name, eps) }),
+            spec: { attack: name, eps, source, gradientTag: 'own', targets: [other], n: nTest, params, options: attackOptions(name, eps) },
           });
         }
       }
     }
 
     // 4. the audit: true gradient, gradient-free, BP surrogate, gradient alignment
-    let twin: tfl.LayersModel | null = null;
+    const ctx = stepContext({ dataset, test, labels, models: trained, clean, batchSize: bs, seed: config.seed });
     if (config.audit.enabled) {
-      twin = await backpropTwin(trained.fa!);
-      const t = twin;
       for (const name of config.attacks.names) {
         for (const eps of config.audit.epsilons) {
           const params = attackParams(name, eps);
@@ -362,15 +319,13 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
             key: `${dataset}/${name}/${variant}/eps=${eps}/true-gradient-of=fa/${hash({ dataKey, params, bs }).slice(0, 12)}`,
             label: `${dataset} ${name} eps=${eps} on fa with its true gradient`,
             // The attack's target is the FA model; only the gradient comes from its twin.
-            run: () =>
-              attackStep({ attack: name, eps, source: 'fa', gradientTag: 'true', gradient: modelGradient(t, 'true'), targets: [], n: nTest, params, options: attackOptions(name, eps) }),
+            spec: { attack: name, eps, source: 'fa', gradientTag: 'true', trueGradient: true, targets: [], n: nTest, params, options: attackOptions(name, eps) },
           });
           if (trained['bp-surrogate']) {
             plan.push({
               key: `${dataset}/${name}/${variant}/eps=${eps}/own-gradient-of=bp-surrogate/${hash({ dataKey, params, bs }).slice(0, 12)}`,
               label: `${dataset} ${name} eps=${eps} on the BP surrogate, transferred to fa and bp`,
-              run: () =>
-                attackStep({ attack: name, eps, source: 'bp-surrogate', gradientTag: 'own', targets: ['fa', 'bp'], n: nTest, params, options: attackOptions(name, eps) }),
+              spec: { attack: name, eps, source: 'bp-surrogate', gradientTag: 'own', targets: ['fa', 'bp'], n: nTest, params, options: attackOptions(name, eps) },
             });
           }
         }
@@ -384,27 +339,45 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
             plan.push({
               key: `${dataset}/${gf}/eps=${eps}/model=${id}/${hash({ dataKey, params, nGf, bs }).slice(0, 12)}`,
               label: `${dataset} ${gf} eps=${eps} on ${id} (gradient-free, ${nGf} images)`,
-              run: () =>
-                attackStep({ attack: gf, eps, source: id, gradientTag: 'none', targets: [], n: nGf, params, options: { steps: config.audit.gradientFreeBudget } }),
+              spec: { attack: gf, eps, source: id, gradientTag: 'none', targets: [], n: nGf, params, options: { steps: config.audit.gradientFreeBudget } },
             });
           }
         }
       }
     }
 
+    // Steps run side by side on the workers; their cells are collected in plan order, so
+    // results.json does not depend on which finished first.
     const overall = performance.now();
     let done = 0;
-    for (const item of plan) {
-      options.signal?.throwIfAborted();
-      const before = computed;
-      await step(item.key, item.run);
-      done++;
-      const rate = (performance.now() - overall) / 1000 / Math.max(1, computed);
-      const left = plan.length - done;
-      if (computed > before) log(`[${done}/${plan.length}] ${item.label}: done; about ${formatDuration(rate * left)} left for ${dataset}`);
+    const outputs: StoredStep[] = new Array(plan.length);
+    if (pool && plan.some((item) => !store.has(item.key))) {
+      const sharedTest = shareSplit(test);
+      await pool.broadcast({ type: 'context', context: { dataset, test: sharedTest, models: modelDirs, clean, batchSize: bs, seed: config.seed } });
     }
+    await forEachConcurrent(plan, pool?.size ?? 1, async (item, i) => {
+      options.signal?.throwIfAborted();
+      const { value, cached } = await store.getOrCompute(item.key, async () => {
+        // eps = 0 needs no attack (the clean images are the answer): no progress to show
+        const bar = item.spec.eps > 0 ? board.task(item.label, 'img') : undefined;
+        const hooks = { ...(bar ? { onProgress: bar } : {}), ...(options.signal ? { signal: options.signal } : {}) };
+        const out = pool && item.spec.eps > 0 ? await pool.run<StoredStep>({ type: 'attack', spec: item.spec }, hooks) : await attackStep(ctx, item.spec, hooks);
+        bar?.finish();
+        return out;
+      });
+      outputs[i] = value;
+      done++;
+      if (cached) reused++;
+      else {
+        computed++;
+        const rate = (performance.now() - overall) / 1000 / computed;
+        log(`[${done}/${plan.length}] ${item.label}: done; about ${formatDuration(rate * (plan.length - done))} left for ${dataset}`);
+      }
+    });
+    for (const value of outputs) collect(value);
 
-    if (config.audit.enabled && twin) {
+    if (config.audit.enabled && trained.fa) {
+      const twin = await ctx.twin();
       // gradient alignment: the FA network's feedback-path input gradient vs its true one
       const n = Math.min(config.audit.alignmentSize, nTest);
       const alignKey = `${dataset}/alignment/fa/${hash({ dataKey, n }).slice(0, 12)}`;
@@ -418,7 +391,7 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
           });
         await forBatches(n, async (x, y) => {
           own.push(Float32Array.from(grad(trained.fa!, x, y)));
-          truth.push(Float32Array.from(grad(twin!, x, y)));
+          truth.push(Float32Array.from(grad(twin, x, y)));
         });
         const flat = (parts: Float32Array[]) => {
           const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
@@ -452,8 +425,8 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
           );
         }
       }
-      twin.dispose();
     }
+    ctx.dispose();
     for (const m of Object.values(trained)) m.dispose();
   }
 

@@ -1,0 +1,198 @@
+/**
+ * The units of work of a run, written so that they run the same in the main thread and in a
+ * worker thread: a step is described by plain data (structured-clone safe), and everything it
+ * needs (test split, models, clean masks) comes from a StepContext built on either side.
+ */
+import { type AttackName, type BatchReport, modelGradient, runAttack } from '@fa-robust/attacks';
+import { fileSystem } from '@fa-robust/backend';
+import { batches, type Split, take } from '@fa-robust/datasets';
+import { backpropTwin, lenet, train } from '@fa-robust/fa-layers';
+import { type ResultCell, resultCell } from '@fa-robust/metrics';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { DatasetName, Method } from './config.js';
+
+/** A stored experiment step: the result cells it produced and the per-example masks behind them. */
+export interface StoredStep {
+  cells: ResultCell[];
+  /** cellKey -> per-example correctness after the attack ('0'/'1' string), for robust accuracy. */
+  masks: Record<string, string>;
+}
+
+/**
+ * One attack step: `attack` on model `source` at `eps` over the first `n` test images; each
+ * adversarial batch is also given to every model of `targets` (transfer).
+ */
+export interface AttackStepSpec {
+  attack: AttackName;
+  eps: number;
+  source: string;
+  /** How the cell's source is tagged: the model's own backward path, its true gradient, or gradient-free. */
+  gradientTag: 'own' | 'true' | 'none';
+  /** Take the gradient from the source's backprop twin (its true gradient) instead of its own backward path. */
+  trueGradient?: boolean;
+  targets: string[];
+  n: number;
+  options: Record<string, unknown>;
+  params: { [k: string]: number | string | boolean };
+}
+
+/** What a step reads: one dataset's test split, its models and their clean correctness. */
+export interface StepContext {
+  dataset: DatasetName;
+  test: Split;
+  labels: Int32Array;
+  models: Record<string, tfl.LayersModel>;
+  clean: Record<string, Uint8Array>;
+  batchSize: number;
+  seed: number;
+  /** The FA model's backprop twin, built on first use. */
+  twin: () => Promise<tfl.LayersModel>;
+}
+
+export interface StepHooks {
+  signal?: AbortSignal;
+  onProgress?: (done: number, total: number) => void;
+}
+
+export const maskString = (m: Uint8Array) => Array.from(m, (v) => (v ? '1' : '0')).join('');
+export const maskFrom = (s: string) => Uint8Array.from(s, (c) => (c === '1' ? 1 : 0));
+export const tag = (c: Pick<ResultCell, 'attack' | 'source' | 'epsilon' | 'model'>) => `${c.model}|${c.attack}|${c.source}|${c.epsilon}`;
+
+export const predictLabels = (model: tfl.LayersModel, x: tf.Tensor): Int32Array =>
+  tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1).dataSync() as Int32Array);
+
+/** Runs one attack step with @fa-robust/attacks' runAttack and returns its cells. */
+export async function attackStep(ctx: StepContext, p: AttackStepSpec, hooks: StepHooks = {}): Promise<StoredStep> {
+  const started = performance.now();
+  const { clean, models, labels } = ctx;
+  const correctAfter: Record<string, Uint8Array> = {};
+  let linf = new Float64Array(p.n);
+  let l2 = new Float64Array(p.n);
+  for (const id of [p.source, ...p.targets]) {
+    if (!models[id] || !clean[id]) throw new Error(`step ${p.attack} eps=${p.eps}: no model '${id}' in the ${ctx.dataset} context`);
+  }
+  if (p.eps === 0) {
+    // no perturbation is allowed: the adversarial examples are the clean images
+    for (const id of [p.source, ...p.targets]) correctAfter[id] = clean[id]!.slice(0, p.n);
+  } else {
+    for (const t of p.targets) correctAfter[t] = new Uint8Array(p.n);
+    const gradient = p.trueGradient ? modelGradient(await ctx.twin(), 'true') : undefined;
+    const run = await runAttack({
+      model: models[p.source]!,
+      attack: p.attack,
+      options: { ...p.options, bounds: [0, 1] },
+      ...(gradient ? { gradient } : {}),
+      data: take(ctx.test, p.n),
+      epsilons: [p.eps],
+      batchSize: ctx.batchSize,
+      seed: ctx.seed,
+      ...(hooks.signal ? { signal: hooks.signal } : {}),
+      onProgress: (r) => hooks.onProgress?.(r.examplesDone, p.n),
+      ...(p.targets.length
+        ? {
+            onBatch: (b: BatchReport) => {
+              const m = b.result.labels.length;
+              const x = tf.tensor(b.adversarial, [m, ...b.exampleShape]);
+              try {
+                for (const t of p.targets) {
+                  const pt = predictLabels(models[t]!, x);
+                  for (let i = 0; i < m; i++) correctAfter[t]![b.offset + i] = pt[i] === labels[b.offset + i] ? 1 : 0;
+                }
+              } finally {
+                x.dispose();
+              }
+            },
+          }
+        : {}),
+    });
+    const r = run.perEpsilon[0]!;
+    correctAfter[p.source] = r.correctAfter;
+    linf = Float64Array.from(r.linf);
+    l2 = Float64Array.from(r.l2);
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const out: StoredStep = { cells: [], masks: {} };
+  const add = (model: string, source: string) => {
+    const c = resultCell({
+      dataset: ctx.dataset,
+      model,
+      attack: p.attack,
+      ...(p.attack !== 'square' ? { variant: p.params.variant as string } : {}),
+      epsilon: p.eps,
+      source,
+      cleanCorrect: clean[model]!.subarray(0, p.n),
+      adversarialCorrect: correctAfter[model]!,
+      perturbation: { linf, l2 },
+      params: p.params,
+      seconds,
+    });
+    out.cells.push(c);
+    out.masks[tag(c)] = maskString(correctAfter[model]!);
+  };
+  add(p.source, p.gradientTag);
+  for (const t of p.targets) add(t, `transfer:${p.source}`);
+  return out;
+}
+
+/** How one model is trained: everything that decides its weights (hashed into its folder name). */
+export interface TrainSpec {
+  dataset: DatasetName;
+  id: string;
+  method: Method;
+  seed: number;
+  epochs: number;
+  batchSize: number;
+  optimizer: 'adam' | 'sgd' | 'momentum';
+  learningRate: number;
+}
+
+export interface TrainHooks extends StepHooks {
+  log?: (line: string) => void;
+}
+
+/** Trains one LeNet on `data` and saves it to `dir`. Deterministic for a given spec and backend. */
+export async function trainModel(spec: TrainSpec, data: Split, dir: string, hooks: TrainHooks = {}): Promise<{ model: tfl.LayersModel; seconds: number }> {
+  const model = lenet({ dataset: spec.dataset, feedback: spec.method, seed: spec.seed });
+  const n = data.shape[0];
+  let seen = 0;
+  const source = function* (epoch: number) {
+    for (const b of batches(data, { batchSize: spec.batchSize, shuffle: true, seed: spec.seed * 1000 + epoch })) {
+      yield { x: b.x, y: b.y };
+      tf.dispose([b.x, b.y]);
+      seen += b.y.shape[0];
+      hooks.onProgress?.(seen, n * spec.epochs);
+    }
+  };
+  const r = await train(model, source, {
+    epochs: spec.epochs,
+    optimizer: spec.optimizer,
+    learningRate: spec.learningRate,
+    seed: spec.seed,
+    ...(hooks.signal ? { signal: hooks.signal } : {}),
+    onEpoch: (e) =>
+      hooks.log?.(`  ${spec.dataset}/${spec.id} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, train accuracy ${(100 * e.accuracy).toFixed(1)}%`),
+  });
+  if (r.aborted) {
+    model.dispose();
+    throw hooks.signal?.reason ?? new Error('aborted');
+  }
+  await model.save(fileSystem(dir));
+  return { model, seconds: r.seconds };
+}
+
+/** A context whose twin is built once, on first use. */
+export function stepContext(c: Omit<StepContext, 'twin'>): StepContext & { dispose(): void } {
+  let twin: Promise<tfl.LayersModel> | null = null;
+  return {
+    ...c,
+    twin: () => {
+      if (!c.models.fa) return Promise.reject(new Error(`${c.dataset}: the true-gradient audit needs the 'fa' model`));
+      twin ??= backpropTwin(c.models.fa);
+      return twin;
+    },
+    dispose: () => {
+      void twin?.then((t) => t.dispose());
+    },
+  };
+}

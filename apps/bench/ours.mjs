@@ -17,6 +17,8 @@ const { values: a } = parseArgs({
     'bim-images': { type: 'string', default: '10000' },
     'bim-batch': { type: 'string', default: '500' },
     backend: { type: 'string', default: 'auto' },
+    // k/n: this process attacks the k-th of n equal slices of the BIM images (run.mjs starts n)
+    shard: { type: 'string', default: '0/1' },
   },
 });
 const steps = Number(a.steps);
@@ -55,16 +57,19 @@ for (const dataset of a.datasets.split(',')) {
     }
     if (tasks.includes('bim') && dataset === 'mnist') {
       // BIM-10 at eps 0.3 over the MNIST test set (real images when FA_ROBUST_DATA_DIR has them)
-      const n = Number(a['bim-images']);
+      const total = Number(a['bim-images']);
+      const [k, parts] = a.shard.split('/').map(Number);
+      const from = Math.floor((k * total) / parts);
+      const n = Math.floor(((k + 1) * total) / parts) - from;
       let images;
       let labels;
       try {
-        const { test } = await loadMnist({ splits: ['test'], limit: n, download: false });
-        images = test.images;
-        labels = Int32Array.from(test.labels);
+        const { test } = await loadMnist({ splits: ['test'], limit: from + n, download: false });
+        images = test.images.subarray(from * 784);
+        labels = Int32Array.from(test.labels.subarray(from));
       } catch {
-        images = tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', 5).dataSync();
-        labels = Int32Array.from(tf.randomUniform([n], 0, 10, 'int32', 6).dataSync());
+        images = tf.randomUniform([n, 28, 28, 1], 0, 1, 'float32', 5 + k).dataSync();
+        labels = Int32Array.from(tf.randomUniform([n], 0, 10, 'int32', 6 + k).dataSync());
       }
       const bs = Number(a['bim-batch']);
       const t = performance.now();

@@ -4,7 +4,9 @@
 //   --quick-preset      also time `repro --preset quick` end to end (several minutes)
 //   --steps N           batches per throughput figure (default 40)
 //   --bim-images N      images for the BIM-10 figure (default 10000)
-import { execFileSync, spawnSync } from 'node:child_process';
+//   --procs N           also run our stack as N processes at once, each its own tfjs, as the
+//                       repro app's workers do (default: one per core; 1 skips it)
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -17,6 +19,7 @@ const { values: a } = parseArgs({
     'quick-preset': { type: 'boolean', default: false },
     steps: { type: 'string', default: '40' },
     'bim-images': { type: 'string', default: '10000' },
+    procs: { type: 'string', default: String(cpus().length) },
     python: { type: 'string', default: existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3' },
   },
 });
@@ -32,6 +35,38 @@ const common = ['--steps', a.steps, '--bim-images', a['bim-images']];
 console.log('running our stack (one thread: tfjs wasm has no threads in Node) ...');
 const ours = lines(process.execPath, [join(here, 'ours.mjs'), ...common], { cwd: here });
 const backend = ours[0] ? `${ours[0].backend}${ours[0].simd ? '+SIMD' : ''}` : '?';
+
+// N processes side by side: training and input gradients are N independent jobs (aggregate
+// images/s, what the repro app gets from training its models and running its steps on
+// workers); BIM is one job split in N slices of the images (its wall time is the slowest slice).
+const procs = Number(a.procs);
+let multi = [];
+if (procs > 1) {
+  console.log(`running our stack as ${procs} processes at once ...`);
+  const run1 = (k) =>
+    new Promise((done, fail) => {
+      const child = spawn(process.execPath, [join(here, 'ours.mjs'), ...common, '--shard', `${k}/${procs}`], { cwd: here });
+      let out = '';
+      child.stdout.on('data', (d) => {
+        out += d;
+      });
+      child.on('exit', (code) => (code === 0 ? done(out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l))) : fail(new Error(`ours.mjs shard ${k} failed (${code})`))));
+    });
+  const t = performance.now();
+  const parts = await Promise.all(Array.from({ length: procs }, (_, k) => run1(k)));
+  const wall = (performance.now() - t) / 1000;
+  for (const r of parts[0]) {
+    const same = parts.map((p) => p.find((q) => q.task === r.task && q.dataset === r.dataset && q.feedback === r.feedback)).filter(Boolean);
+    if (r.task === 'bim10') {
+      const seconds = Math.max(...same.map((q) => q.seconds));
+      const images = same.reduce((s, q) => s + q.images, 0);
+      multi.push({ ...r, images, seconds, images_per_s: Math.round(images / seconds) });
+    } else {
+      multi.push({ ...r, images_per_s: same.reduce((s, q) => s + q.images_per_s, 0) });
+    }
+  }
+  console.log(`  (${procs} processes, ${wall.toFixed(0)} s in all)`);
+}
 
 let torch = { 1: [], 2: [] };
 let torchNote = '';
@@ -56,15 +91,18 @@ for (const task of ['train', 'inputgrad', 'bim10']) {
       const o = find(ours, task, dataset, feedback);
       const t1 = find(torch[1], task, dataset, feedback);
       const t2 = find(torch[2], task, dataset, feedback);
-      rows.push({ task, dataset, feedback, o, t1, t2, faOverBp: feedback === 'fa' ? ratio(o, find(ours, task, dataset, 'bp')) : '' });
+      const m = find(multi, task, dataset, feedback);
+      rows.push({ task, dataset, feedback, o, m, t1, t2, faOverBp: feedback === 'fa' ? ratio(o, find(ours, task, dataset, 'bp')) : '' });
     }
   }
 }
-const header = `| task | dataset | rule | ours (${backend}, 1 thread) img/s | PyTorch 1 thread img/s | ours / PyTorch-1 | PyTorch 2 threads img/s | ours / PyTorch-2 | ours FA / BP |`;
-console.log(`\n${header}\n|---|---|---|---|---|---|---|---|---|`);
+const header = `| task | dataset | rule | ours (${backend}, 1 thread) img/s | PyTorch 1 thread img/s | ours / PyTorch-1 | ours, ${procs} processes img/s | PyTorch 2 threads img/s | ours ${procs} procs / PyTorch-2 | ours FA / BP |`;
+console.log(`\n${header}\n|---|---|---|---|---|---|---|---|---|---|`);
 for (const r of rows) {
-  console.log(`| ${r.task} | ${r.dataset} | ${r.feedback} | ${fmt(r.o)} | ${fmt(r.t1)} | ${ratio(r.o, r.t1)} | ${fmt(r.t2)} | ${ratio(r.o, r.t2)} | ${r.faOverBp} |`);
+  console.log(`| ${r.task} | ${r.dataset} | ${r.feedback} | ${fmt(r.o)} | ${fmt(r.t1)} | ${ratio(r.o, r.t1)} | ${fmt(r.m)} | ${fmt(r.t2)} | ${ratio(r.m ?? r.o, r.t2)} | ${r.faOverBp} |`);
 }
+const bimMulti = multi.find((r) => r.task === 'bim10' && r.feedback === 'fa');
+if (bimMulti) console.log(`BIM-10 over ${bimMulti.images} MNIST test images with ${procs} processes: ${bimMulti.seconds} s (slowest slice)`);
 const bimOurs = ours.find((r) => r.task === 'bim10' && r.feedback === 'fa');
 if (bimOurs) console.log(`\nBIM-10 over ${bimOurs.images} MNIST test images at eps 0.3 (FA LeNet): ${bimOurs.seconds} s in our stack`);
 if (torchNote) console.log(torchNote);

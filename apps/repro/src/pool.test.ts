@@ -49,7 +49,7 @@ describe('WorkerPool', () => {
   it('rejects a failed job with the worker message and keeps going; a crashed worker fails the pool', async () => {
     const pool = new WorkerPool<Job>(await script(), 2, null);
     try {
-      const err = await pool.run({ kind: 'fail', n: 7 }).catch((e) => e);
+      const err = (await pool.run({ kind: 'fail', n: 7 }).catch((e) => e)) as WorkerJobError;
       expect(err).toBeInstanceOf(WorkerJobError);
       expect(err.message).toBe('bad job 7');
       await expect(pool.run({ kind: 'sleep', n: 1 })).resolves.toMatchObject({ n: 1 });
@@ -93,8 +93,8 @@ describe('forEachConcurrent', () => {
       started.push(x);
       if (x === 1) throw new Error('one');
       await new Promise((r) => setTimeout(r, 5));
-    }).catch((e) => e);
-    expect(err.message).toBe('one');
+    }).catch((e: Error) => e);
+    expect((err as Error).message).toBe('one');
     expect(started.length).toBeLessThan(6);
   });
 });

@@ -102,6 +102,16 @@ export function resolveWorkers(workers: ReproConfig['workers'], backendName: str
   return backendName === 'tensorflow' ? 1 : Math.max(1, Math.min(availableParallelism(), 8));
 }
 
+/**
+ * The work of a step in input-gradient evaluations (one per image per iteration); a Square
+ * query is one forward pass, about a third of a gradient evaluation. Used for the ETA only.
+ */
+export function stepCost(spec: AttackStepSpec): number {
+  if (spec.eps === 0) return 0;
+  const steps = Number(spec.params.steps ?? 1);
+  return spec.attack === 'square' ? (spec.n * steps) / 3 : spec.n * steps;
+}
+
 /** Runs the whole study. Every finished step is stored, so a rerun continues where it stopped. */
 export async function runRepro(config: ReproConfig, options: RunOptions): Promise<RunOutput> {
   const log = options.log ?? ((l: string) => console.log(l));
@@ -350,6 +360,10 @@ async function study(
     // results.json does not depend on which finished first.
     const overall = performance.now();
     let done = 0;
+    // the time left is estimated from the work left, in gradient evaluations per image, not
+    // from the count of steps (an FGSM step costs a tenth of a BIM one)
+    const costLeft = plan.filter((item) => !store.has(item.key)).reduce((sum, item) => sum + stepCost(item.spec), 0);
+    let costDone = 0;
     const outputs: StoredStep[] = new Array(plan.length);
     if (pool && plan.some((item) => !store.has(item.key))) {
       const sharedTest = shareSplit(test);
@@ -370,8 +384,9 @@ async function study(
       if (cached) reused++;
       else {
         computed++;
-        const rate = (performance.now() - overall) / 1000 / computed;
-        log(`[${done}/${plan.length}] ${item.label}: done; about ${formatDuration(rate * (plan.length - done))} left for ${dataset}`);
+        costDone += stepCost(item.spec);
+        const rate = (performance.now() - overall) / 1000 / Math.max(costDone, 1);
+        log(`[${done}/${plan.length}] ${item.label}: done; about ${formatDuration(rate * (costLeft - costDone))} left for ${dataset}`);
       }
     });
     for (const value of outputs) collect(value);

@@ -61,10 +61,21 @@ describe('audit verdict', () => {
 
   it('is inconclusive without audit cells, and for a model that learned too little', () => {
     expect(auditVerdict(results([clean('fa'), cell('fa', 'bim', 'own', 0.3, 0.9)]), 'mnist', 'fa').verdict).toBe('inconclusive');
-    const barely = results([clean('fa', 0.15), cell('fa', 'bim', 'own', 0.3, 0.15, 0.15), cell('fa', 'bim', 'true', 0.3, 0, 0.15)]);
+    const barely = results([clean('bp', 0.98), clean('fa', 0.15), cell('fa', 'bim', 'own', 0.3, 0.15, 0.15), cell('fa', 'bim', 'true', 0.3, 0, 0.15)]);
     const v = auditVerdict(barely, 'mnist', 'fa');
     expect(v.verdict).toBe('inconclusive');
-    expect(v.summary).toMatch(/only 15\.0% clean accuracy/);
+    expect(v.summary).toMatch(/only 15\.0% clean accuracy \(under 54\.0%, halfway from chance to BP's 98\.0%\)/);
+  });
+
+  it("judges a model against how much its dataset allows: 38% next to BP's 60% is trained, and kept accuracy is relative to clean", () => {
+    const cifar = (fa: number, bp: number, own: number, strongest: number) =>
+      results([clean('bp', bp), clean('fa', fa), cell('fa', 'bim', 'own', 0.3, own, fa), cell('fa', 'bim', 'true', 0.3, strongest, fa)]);
+    // floor 0.1 + 0.5 * (0.6 - 0.1) = 0.35
+    expect(auditVerdict(cifar(0.38, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe('gradient masking');
+    expect(auditVerdict(cifar(0.33, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe('inconclusive');
+    // no masking; keeps 0.2 of 0.38 clean (over half): robust; 0.15 of 0.38: not robust
+    expect(auditVerdict(cifar(0.38, 0.6, 0.22, 0.2), 'mnist', 'fa').verdict).toBe('robust');
+    expect(auditVerdict(cifar(0.38, 0.6, 0.17, 0.15), 'mnist', 'fa').verdict).toBe('not robust');
   });
 });
 

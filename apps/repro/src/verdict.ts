@@ -46,10 +46,14 @@ export interface AuditVerdict {
 
 /** A gap this large (and significant) is called masking. */
 export const MASKING_GAP = 0.1;
-/** Accuracy under the strongest attack at which a model still counts as holding up. */
-export const ROBUST_FLOOR = 0.5;
-/** Below this clean accuracy a model has not learned enough for its robustness to mean anything. */
-export const TRAINED_FLOOR = 0.5;
+/** Share of its clean accuracy a model must keep under the strongest attack to count as holding up. */
+export const ROBUST_SHARE = 0.5;
+/**
+ * A model must get at least this share of the way from chance to the BP model's clean accuracy
+ * (or to 100% without one) for its robustness to mean anything: 38% on CIFAR-10 next to BP's 60%
+ * is a model that learned; 15% on MNIST next to BP's 98% is not.
+ */
+export const TRAINED_SHARE = 0.5;
 
 const ref = (c: ResultCell): CellRef => ({
   attack: c.attack,
@@ -68,8 +72,14 @@ function worst(cells: ResultCell[]): CellRef | null {
 const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
 const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
 
-export function auditVerdict(results: Results, dataset: string, model: string, options: { surrogate?: string } = {}): AuditVerdict {
+export function auditVerdict(
+  results: Results,
+  dataset: string,
+  model: string,
+  options: { surrogate?: string; baseline?: string; classes?: number } = {},
+): AuditVerdict {
   const surrogateId = options.surrogate ?? 'bp-surrogate';
+  const chance = 1 / (options.classes ?? 10);
   const cells = results.cells.filter((c) => c.dataset === dataset && c.model === model);
   const epsilons = [...new Set(cells.filter((c) => c.source === 'true').map((c) => c.epsilon))].sort((a, b) => a - b);
   const rows: AuditRow[] = epsilons.map((epsilon) => {
@@ -92,15 +102,20 @@ export function auditVerdict(results: Results, dataset: string, model: string, o
   });
 
   const usable = rows.filter((r) => r.own && r.strongest);
-  const clean = results.cells.find((c) => c.dataset === dataset && c.model === model && c.attack === 'none')?.accuracy ?? null;
+  const cleanOf = (id: string) => results.cells.find((c) => c.dataset === dataset && c.model === id && c.attack === 'none')?.accuracy ?? null;
+  const clean = cleanOf(model);
+  const baseline = cleanOf(options.baseline ?? 'bp') ?? 1;
+  const trainedFloor = chance + TRAINED_SHARE * Math.max(0, baseline - chance);
   let verdict: Verdict;
   let summary: string;
   if (usable.length === 0) {
     verdict = 'inconclusive';
     summary = 'no audit cells: run with the audit enabled';
-  } else if (clean != null && clean < TRAINED_FLOOR) {
+  } else if (clean != null && clean < trainedFloor) {
     verdict = 'inconclusive';
-    summary = `${model.toUpperCase()} reaches only ${pct(clean)} clean accuracy: too little learned for its robustness to mean anything (train it longer or on more images)`;
+    summary =
+      `${model.toUpperCase()} reaches only ${pct(clean)} clean accuracy (under ${pct(trainedFloor)}, halfway from chance to BP's ${pct(baseline)}): ` +
+      'too little learned for its robustness to mean anything (train it longer or on more images)';
   } else {
     const masked = usable.filter((r) => r.significant && r.gap! >= MASKING_GAP);
     const largest = usable.reduce((a, b) => (b.gap! > a.gap! ? b : a));
@@ -112,11 +127,11 @@ export function auditVerdict(results: Results, dataset: string, model: string, o
         `at eps ${r.epsilon}, the ${r.strongest!.check} attack takes ${model.toUpperCase()} to ${pct(r.strongest!.accuracy)} ` +
         `while its own backward path only reaches ${pct(r.own!.accuracy)} (gap ${pct(r.gap!)}, Wilson 95% intervals ` +
         `[${pct(r.strongest!.interval[0])}, ${pct(r.strongest!.interval[1])}] vs [${pct(r.own!.interval[0])}, ${pct(r.own!.interval[1])}] do not overlap)`;
-    } else if (last.strongest!.accuracy >= ROBUST_FLOOR) {
+    } else if (last.strongest!.accuracy >= ROBUST_SHARE * (clean ?? 1)) {
       verdict = 'robust';
       summary =
         `no check beats the own-gradient attack by ${pct(MASKING_GAP)} or more (largest gap ${pct(largest.gap!)} at eps ${largest.epsilon}), ` +
-        `and the strongest attack leaves ${pct(last.strongest!.accuracy)} accuracy at eps ${last.epsilon}`;
+        `and the strongest attack leaves ${pct(last.strongest!.accuracy)} accuracy at eps ${last.epsilon} (clean ${pct(clean ?? 1)})`;
     } else {
       verdict = 'not robust';
       summary =

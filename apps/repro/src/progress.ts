@@ -22,6 +22,12 @@ export function formatDuration(seconds: number): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
 }
 
+/** Rate, ETA and percentage of a task `elapsed` seconds in; `pct` is `empty` while total is 0. */
+function measure(done: number, total: number, elapsed: number, empty: number) {
+  const rate = elapsed > 0 ? done / elapsed : 0;
+  return { elapsed, rate, eta: rate > 0 ? (total - done) / rate : Number.NaN, pct: total > 0 ? Math.floor((100 * done) / total) : empty };
+}
+
 export function progress(label: string, unit: string, options: ProgressOptions = {}): ProgressSink {
   const stream = options.stream ?? process.stderr;
   const now = options.now ?? Date.now;
@@ -31,10 +37,7 @@ export function progress(label: string, unit: string, options: ProgressOptions =
   let lastLog = start;
   let last = { done: 0, total: 0 };
   const line = (done: number, total: number) => {
-    const elapsed = (now() - start) / 1000;
-    const rate = elapsed > 0 ? done / elapsed : 0;
-    const eta = rate > 0 ? (total - done) / rate : Number.NaN;
-    const pct = total > 0 ? Math.floor((100 * done) / total) : 100;
+    const { elapsed, rate, eta, pct } = measure(done, total, (now() - start) / 1000, 100);
     return { pct, text: `${done}/${total} ${unit} ${rate.toFixed(0)} ${unit}/s, elapsed ${formatDuration(elapsed)}, ETA ${formatDuration(eta)}` };
   };
   const sink = ((done: number, total: number) => {
@@ -70,10 +73,8 @@ export function progressBoard(options: ProgressOptions = {}): { task(label: stri
   let nextId = 0;
   const render = () => {
     const parts = [...active.values()].map((t) => {
-      const elapsed = (now() - t.start) / 1000;
-      const rate = elapsed > 0 ? t.done / elapsed : 0;
-      const pct = t.total > 0 ? Math.floor((100 * t.done) / t.total) : 0;
-      return `${t.label} ${pct}% ETA ${formatDuration(rate > 0 ? (t.total - t.done) / rate : Number.NaN)}`;
+      const { pct, eta } = measure(t.done, t.total, (now() - t.start) / 1000, 0);
+      return `${t.label} ${pct}% ETA ${formatDuration(eta)}`;
     });
     const width = stream.columns ?? 120;
     const text = parts.join(' | ');
@@ -91,8 +92,7 @@ export function progressBoard(options: ProgressOptions = {}): { task(label: stri
       }) as ProgressSink;
       sink.finish = (note?: string) => {
         active.delete(id);
-        const elapsed = (now() - t.start) / 1000;
-        const rate = elapsed > 0 ? t.total / elapsed : 0;
+        const { elapsed, rate } = measure(t.total, t.total, (now() - t.start) / 1000, 100);
         stream.write(`\r${label}: done, ${t.total}/${t.total} ${unit} ${rate.toFixed(0)} ${unit}/s, elapsed ${formatDuration(elapsed)}${note ? ` — ${note}` : ''}\x1b[K\n`);
         if (active.size) render();
       };

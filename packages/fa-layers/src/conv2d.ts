@@ -74,18 +74,9 @@ export class FaConv2D extends Conv2D {
     const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
     const kernelShape = this.kernel!.shape as number[];
     const state = this.feedbackState;
-    state.setKernelShape(kernelShape);
-    const fbShape = state.feedbackShape(kernelShape, shape);
-    if (fbShape != null && state.weight == null) {
-      state.weight = this.addWeight(
-        'feedback',
-        fbShape,
-        'float32',
-        state.feedbackInitializer(fbShape),
-        undefined,
-        state.mode === 'kp',
-      );
-    }
+    state.build(kernelShape, shape, (name, fbShape, init, trainable) =>
+      this.addWeight(name, fbShape, 'float32', init, undefined, trainable),
+    );
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {

@@ -266,6 +266,22 @@ export class FeedbackState {
     this.scale = usfScale(kernelShape);
   }
 
+  /**
+   * The feedback half of a layer's build(), once its kernel exists: records the kernel shape
+   * and adds the 'feedback' weight (trainable in kp only) through the layer's `add`.
+   */
+  build(
+    kernelShape: number[],
+    inputShape: (number | null)[],
+    add: (name: string, shape: number[], initializer: Initializer, trainable: boolean) => tfl.LayerVariable,
+  ): void {
+    this.setKernelShape(kernelShape);
+    const shape = this.feedbackShape(kernelShape, inputShape);
+    if (shape != null && this.weight == null) {
+      this.weight = add('feedback', shape, this.feedbackInitializer(shape), this.mode === 'kp');
+    }
+  }
+
   private drawSeed(draw: number): number {
     return mixSeed(this.seed, SEED_STREAM.brsfDraw + draw);
   }

@@ -5,6 +5,8 @@ export {
   conv2DBackpropFilterViaConv2D,
   conv2DBackpropInputViaConv2D,
   cpuFallbackKernel,
+  matMulUntransposed,
+  maxPoolGradOnHeap,
   registerWasmTrainingKernels,
   WASM_ADDED_KERNELS,
 } from './kernels/index.js';

@@ -3,12 +3,19 @@ import { conv2DBackpropFilterViaConv2D } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputViaConv2D } from './conv2d-backprop-input.js';
 import { KernelComposer } from './compose.js';
 import { cpuFallbackKernel } from './cpu-fallback.js';
+import { matMulUntransposed } from './matmul.js';
+import { maxPoolGradOnHeap } from './max-pool-grad.js';
 
 /** Kernels that tfjs-backend-wasm 4.x lacks and that we add, with how each is computed. */
 export const WASM_ADDED_KERNELS = {
   Conv2DBackpropFilter: 'composed: Transpose + Conv2D (stride and dilation swapped) + Slice on wasm',
   Conv2DBackpropInput:
     "replaced: one stride-1 Conv2D of the zero-dilated dy by the rotated filter (XNNPACK); wasm's own kernel where the padding does not fit",
+  MaxPoolGrad:
+    "replaced: a JS scatter of dy to each window's first maximum, on the wasm heap (wasm's kernel scans every covering window per input element); wasm's own for other dtypes",
+  BatchMatMul:
+    "replaced when an operand is transposed: an explicit Transpose, then wasm's untransposed product (wasm's transposed path is a slow loop, 3-10x slower on LeNet's shapes)",
+  _FusedMatMul: 'replaced when an operand is transposed: as BatchMatMul',
   Select: "fixed for bool: wasm's Select writes 4 bytes per bool element (wrong values, corrupted memory); bool goes through int32",
   DepthwiseConv2dNativeBackpropFilter: 'cpu fallback (copies to the cpu backend and back)',
   DepthwiseConv2dNativeBackpropInput: 'cpu fallback (copies to the cpu backend and back)',
@@ -46,6 +53,9 @@ const REPLACEMENTS: Partial<Record<AddedKernelName, (original: tf.KernelFunc, ba
   Conv2DBackpropInput: (original, backendName) => (args) =>
     conv2DBackpropInputViaConv2D({ ...args, backend: args.backend as tf.KernelBackend }, backendName) ?? original(args),
   Select: (original, backendName) => (args) => selectBoolSafe(args, original, backendName),
+  BatchMatMul: (original, backendName) => (args) => matMulUntransposed(args, original, backendName),
+  _FusedMatMul: (original, backendName) => (args) => matMulUntransposed(args, original, backendName),
+  MaxPoolGrad: (original) => (args) => maxPoolGradOnHeap(args) ?? original(args),
 };
 
 export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelName[] {
@@ -58,7 +68,8 @@ export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelNa
     if (replace) {
       if (existing == null) continue;
       tf.unregisterKernel(name, backendName);
-      tf.registerKernel({ kernelName: name, backendName, kernelFunc: replace(existing.kernelFunc, backendName) });
+      // keep the original's setupFunc/disposeFunc: the wrapper still calls its kernelFunc
+      tf.registerKernel({ ...existing, kernelName: name, backendName, kernelFunc: replace(existing.kernelFunc, backendName) });
     } else if (existing != null) {
       continue; // registered already (by a later tfjs, or by the user)
     } else if (name === 'Conv2DBackpropFilter') {
@@ -76,4 +87,4 @@ export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelNa
   return [...added];
 }
 
-export { conv2DBackpropFilterViaConv2D, conv2DBackpropInputViaConv2D, cpuFallbackKernel };
+export { conv2DBackpropFilterViaConv2D, conv2DBackpropInputViaConv2D, cpuFallbackKernel, matMulUntransposed, maxPoolGradOnHeap };

@@ -2,6 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../setup.js';
+import { maxPoolGradOnHeap, registerWasmTrainingKernels } from './index.js';
 import { maxAbs, maxAbsDiff, onBackend, seededValues } from '../test-utils.js';
 
 /** The raw kernel, as tf.conv2d's gradient calls it (tfjs does not export the op). */
@@ -180,6 +181,216 @@ describe('Conv2DBackpropInput on wasm (replaced by a stride-1 Conv2D)', () => {
     expect(tf.memory().numTensors).toBe(before);
     expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
     tf.dispose([x, w, target, g]);
+  });
+});
+
+interface PoolCase {
+  x: [number, number, number, number];
+  size: number | [number, number];
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+// LeNet's 2x2/2 pools, overlapping windows (a position can win several), 'same' padding at
+// the borders, odd sizes, non-square windows and strides.
+const poolCases: PoolCase[] = [
+  { x: [4, 24, 24, 6], size: 2, strides: 2, pad: 'valid' }, // LeNet pool1 (MNIST)
+  { x: [4, 10, 10, 16], size: 2, strides: 2, pad: 'valid' }, // LeNet pool2 (CIFAR-10)
+  { x: [2, 7, 7, 3], size: 3, strides: 1, pad: 'same' },
+  { x: [2, 9, 8, 2], size: 3, strides: 2, pad: 'same' },
+  { x: [3, 7, 9, 2], size: [2, 3], strides: [1, 2], pad: 'valid' },
+  { x: [1, 5, 5, 1], size: 5, strides: 1, pad: 'valid' },
+  { x: [2, 11, 6, 4], size: 3, strides: 3, pad: 'same' },
+  { x: [2, 9, 9, 2], size: 3, strides: 2, pad: 1, dimRoundingMode: 'ceil' },
+];
+
+/** Seeded values where a third are exactly 0 and some repeat: the ties a ReLU before a pool makes. */
+function valuesWithTies(n: number, seed: number): Float32Array {
+  const v = seededValues(n, seed);
+  for (let i = 0; i < n; i++) {
+    if (v[i]! < -0.3) v[i] = 0;
+    else if (i % 7 === 3) v[i] = v[i - 1]!;
+  }
+  return v;
+}
+
+describe('MaxPoolGrad on wasm (replaced by a scatter on the heap)', () => {
+  function poolGrad(xv: Float32Array, c: PoolCase, dyv?: Float32Array) {
+    const x = tf.tensor4d(xv, c.x);
+    const y = tf.maxPool(x, c.size as [number, number], c.strides as [number, number], c.pad, c.dimRoundingMode);
+    const dy = tf.tensor4d(dyv ?? seededValues(y.size, 900), y.shape as [number, number, number, number]);
+    return tf.engine().runKernel(
+      'MaxPoolGrad',
+      { dy, input: x, output: y },
+      { filterSize: c.size, strides: c.strides, pad: c.pad, dimRoundingMode: c.dimRoundingMode } as unknown as tf.NamedAttrMap,
+    ) as tf.Tensor;
+  }
+
+  it.each(poolCases.map((c, i) => [i, c] as const))('case %i matches the cpu backend, ties included: %j', async (i, c) => {
+    const xv = valuesWithTies(c.x.reduce((a, b) => a * b), 500 + i);
+    const run = () => poolGrad(xv, c);
+    const [cpu] = await onBackend('cpu', run);
+    const [wasm] = await onBackend('wasm', run);
+    expect(maxAbs(cpu!)).toBeGreaterThan(0);
+    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpu!)));
+  });
+
+  it('treats -Infinity and NaN as the cpu backend does (they never win; a window of them gets nothing)', async () => {
+    const xv = valuesWithTies(2 * 6 * 6 * 2, 61);
+    for (let i = 0; i < xv.length; i += 3) xv[i] = Number.NEGATIVE_INFINITY;
+    for (let i = 1; i < xv.length; i += 11) xv[i] = Number.NaN;
+    for (const i of [0, 2, 12, 14]) xv[i] = Number.NEGATIVE_INFINITY; // one whole 2x2 window, channel 0
+    for (const c of [poolCases[0]!, poolCases[2]!].map((p) => ({ ...p, x: [2, 6, 6, 2] as [number, number, number, number] }))) {
+      const [cpu] = await onBackend('cpu', () => poolGrad(xv, c));
+      const [wasm] = await onBackend('wasm', () => poolGrad(xv, c));
+      expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5);
+    }
+  });
+
+  it('is the gradient of tf.maxPool (finite differences) and leaks nothing', async () => {
+    await tf.setBackend('wasm');
+    // distinct values, so the max is differentiable everywhere
+    const xv = seededValues(2 * 6 * 6 * 3, 31);
+    const x = tf.tensor4d(xv, [2, 6, 6, 3]);
+    const target = tf.tensor4d(seededValues(2 * 3 * 3 * 3, 32), [2, 3, 3, 3]);
+    const loss = (t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 3, 2, 'same'), target));
+    const g = tf.grad(loss)(x);
+    const gv = g.dataSync();
+    const eps = 1e-3;
+    let nonzero = 0;
+    for (let idx = 0; idx < xv.length; idx += 5) {
+      const plus = Float32Array.from(xv);
+      const minus = Float32Array.from(xv);
+      plus[idx]! += eps;
+      minus[idx]! -= eps;
+      const fd = tf.tidy(() => (loss(tf.tensor4d(plus, x.shape)).dataSync()[0]! - loss(tf.tensor4d(minus, x.shape)).dataSync()[0]!) / (2 * eps));
+      expect(gv[idx]!).toBeCloseTo(fd, 2);
+      if (gv[idx] !== 0) nonzero++;
+    }
+    expect(nonzero).toBeGreaterThan(3);
+    const before = tf.memory().numTensors;
+    const dataBefore = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 10; i++) tf.dispose(tf.grad(loss)(x));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
+    tf.dispose([x, target, g]);
+  });
+
+  it('is the kernel wasm runs (registered by setupBackend) and computes on the heap', async () => {
+    await tf.setBackend('wasm');
+    expect(registerWasmTrainingKernels()).toContain('MaxPoolGrad');
+    const x = tf.tensor4d([1, 3, 2, 3], [1, 2, 2, 1]);
+    const dy = tf.tensor4d([5], [1, 1, 1, 1]);
+    const inputs = { dy, input: x, output: dy } as unknown as tf.NamedTensorInfoMap;
+    const out = maxPoolGradOnHeap({ inputs, backend: tf.backend(), attrs: { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap });
+    expect(out).not.toBeNull();
+    // the first of the two 3s wins the tie
+    const dx = tf.engine().makeTensorFromTensorInfo(out!);
+    expect(Array.from(dx.dataSync())).toEqual([0, 5, 0, 0]);
+    dx.dispose();
+    // not a wasm heap: declines, so the backend's own kernel runs
+    expect(maxPoolGradOnHeap({ inputs, backend: {}, attrs: { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap })).toBeNull();
+    tf.dispose([x, dy]);
+  });
+
+  it('stays right when the output allocation grows the wasm memory (views made before it would be detached)', async () => {
+    await tf.setBackend('wasm');
+    const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer;
+    // 128 MB in and 128 MB out: more than the heap keeps free, so allocating dx must grow it.
+    const [h, w] = [4096, 8192];
+    const xv = new Float32Array(h * w);
+    // each 2x2 window holds 0, 1, 2, 3: its bottom-right element wins
+    for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) xv[r * w + c] = (r % 2) * 2 + (c % 2);
+    const x = tf.tensor4d(xv, [1, h, w, 1]);
+    const dyv = seededValues((h / 2) * (w / 2), 42);
+    const dy = tf.tensor4d(dyv, [1, h / 2, w / 2, 1]);
+    const before = heap();
+    const out = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    expect(heap()).not.toBe(before); // the premise: the memory did grow
+    const dx = out.dataSync();
+    tf.dispose([x, dy, out]);
+    let wrong = 0;
+    for (let r = 0; r < h; r++) {
+      for (let c = 0; c < w; c++) {
+        const want = r % 2 === 1 && c % 2 === 1 ? dyv[((r - 1) / 2) * (w / 2) + (c - 1) / 2]! : 0;
+        if (dx[r * w + c] !== want) wrong++;
+      }
+    }
+    expect(wrong).toBe(0);
+  });
+});
+
+describe('BatchMatMul and _FusedMatMul on wasm (transposed operands made explicit)', () => {
+  // [aShape, bShape, transposeA, transposeB]: LeNet's dense shapes, batched, broadcast batch
+  const mmCases: [number[], number[], boolean, boolean][] = [
+    [[64, 120], [400, 120], false, true], // conv3's input gradient as a product
+    [[64, 120], [64, 84], true, false], // a dense layer's dW = xᵀ·dy
+    [[7, 5], [3, 7], true, true],
+    [[3, 4, 6], [3, 5, 6], false, true],
+    [[3, 6, 4], [3, 6, 5], true, false],
+    [[1, 6, 4], [3, 5, 6], true, true], // broadcast batch
+    [[4, 6], [6, 5], false, false],
+  ];
+  it.each(mmCases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %j', async (i, [as, bs, ta, tb]) => {
+    const av = seededValues(as.reduce((x, y) => x * y), 700 + i);
+    const bv = seededValues(bs.reduce((x, y) => x * y), 800 + i);
+    const run = () => tf.matMul(tf.tensor(av, as), tf.tensor(bv, bs), ta, tb);
+    const [cpu] = await onBackend('cpu', run);
+    const [wasm] = await onBackend('wasm', run);
+    expect(maxAbs(cpu!)).toBeGreaterThan(0);
+    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpu!)));
+  });
+
+  it('fused products (bias + relu) with transposed operands match the cpu backend', async () => {
+    const a = seededValues(6 * 4, 1);
+    const b = seededValues(5 * 6, 2);
+    const bias = seededValues(5, 3);
+    for (const [ta, tb] of [[true, true], [true, false], [false, true]] as const) {
+      const run = () =>
+        tf.fused.matMul({
+          a: tf.tensor2d(a, ta ? [6, 4] : [4, 6]),
+          b: tf.tensor2d(b, tb ? [5, 6] : [6, 5]),
+          transposeA: ta,
+          transposeB: tb,
+          bias: tf.tensor1d(bias),
+          activation: 'relu',
+        });
+      const [cpu] = await onBackend('cpu', run);
+      const [wasm] = await onBackend('wasm', run);
+      expect(maxAbs(cpu!)).toBeGreaterThan(0);
+      expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5);
+    }
+  });
+
+  it("gives tf.matMul's gradients (finite differences) and leaks nothing", async () => {
+    await tf.setBackend('wasm');
+    const a = tf.tensor2d(seededValues(5 * 4, 11), [5, 4]);
+    const b = tf.tensor2d(seededValues(4 * 3, 12), [4, 3]);
+    const target = tf.tensor2d(seededValues(5 * 3, 13), [5, 3]);
+    const loss = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D), target));
+    const [ga, gb] = tf.grads(loss)([a, b]);
+    const eps = 1e-2;
+    for (const [t, g, other, first] of [[a, ga!, b, true], [b, gb!, a, false]] as const) {
+      const v = t.dataSync();
+      for (let idx = 0; idx < v.length; idx += 3) {
+        const plus = Float32Array.from(v);
+        const minus = Float32Array.from(v);
+        plus[idx]! += eps;
+        minus[idx]! -= eps;
+        const at = (vals: Float32Array) => {
+          const x = tf.tensor(vals, t.shape);
+          return tf.tidy(() => (first ? loss(x, other) : loss(other, x)).dataSync()[0]!);
+        };
+        expect(g.dataSync()[idx]!).toBeCloseTo((at(plus) - at(minus)) / (2 * eps), 2);
+      }
+    }
+    const before = tf.memory().numTensors;
+    const dataBefore = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 10; i++) tf.dispose(tf.grads(loss)([a, b]));
+    expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
+    tf.dispose([a, b, target, ga!, gb!]);
   });
 });
 

@@ -48,7 +48,12 @@ for (const dataset of a.datasets.split(',')) {
       const x = tf.randomUniform([batch, ...shapes[dataset]], 0, 1, 'float32', 3);
       const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32', 4), 10);
       const g = tf.grad((xi) => tf.losses.softmaxCrossEntropy(y, model.apply(xi)));
-      const once = () => tf.tidy(() => g(x).dataSync());
+      // the read is outside tf.tidy: tidy walks a typed array it returns element by element
+      const once = () => {
+        const t = tf.tidy(() => g(x));
+        t.dataSync();
+        t.dispose();
+      };
       for (let i = 0; i < 5; i++) once();
       const t = performance.now();
       for (let i = 0; i < steps; i++) once();

@@ -400,11 +400,16 @@ async function study(
       const { value } = await store.getOrCompute(alignKey, async () => {
         const own: Float32Array[] = [];
         const truth: Float32Array[] = [];
-        const grad = (m: tfl.LayersModel, x: tf.Tensor, y: Int32Array) =>
-          tf.tidy(() => {
+        const grad = (m: tfl.LayersModel, x: tf.Tensor, y: Int32Array) => {
+          const g = tf.tidy(() => {
             const oneHot = tf.oneHot(tf.tensor1d(y, 'int32'), 10);
-            return tf.grad((xi: tf.Tensor) => tf.losses.softmaxCrossEntropy(oneHot, m.apply(xi) as tf.Tensor))(x).dataSync() as Float32Array;
+            return tf.grad((xi: tf.Tensor) => tf.losses.softmaxCrossEntropy(oneHot, m.apply(xi) as tf.Tensor))(x);
           });
+          // read outside the tidy: a typed array returned from tf.tidy is walked element by element
+          const values = g.dataSync() as Float32Array;
+          g.dispose();
+          return values;
+        };
         await forBatches(n, async (x, y) => {
           own.push(Float32Array.from(grad(trained.fa!, x, y)));
           truth.push(Float32Array.from(grad(twin, x, y)));

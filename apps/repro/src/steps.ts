@@ -59,8 +59,13 @@ export const maskString = (m: Uint8Array) => Array.from(m, (v) => (v ? '1' : '0'
 export const maskFrom = (s: string) => Uint8Array.from(s, (c) => (c === '1' ? 1 : 0));
 export const tag = (c: Pick<ResultCell, 'attack' | 'source' | 'epsilon' | 'model'>) => `${c.model}|${c.attack}|${c.source}|${c.epsilon}`;
 
-export const predictLabels = (model: tfl.LayersModel, x: tf.Tensor): Int32Array =>
-  tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1).dataSync() as Int32Array);
+export function predictLabels(model: tfl.LayersModel, x: tf.Tensor): Int32Array {
+  const labels = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1));
+  // read outside the tidy: a typed array returned from tf.tidy is walked element by element
+  const values = labels.dataSync() as Int32Array;
+  labels.dispose();
+  return values;
+}
 
 /** Runs one attack step with @fa-robust/attacks' runAttack and returns its cells. */
 export async function attackStep(ctx: StepContext, p: AttackStepSpec, hooks: StepHooks = {}): Promise<StoredStep> {

@@ -16,6 +16,8 @@ export const WASM_ADDED_KERNELS = {
   BatchMatMul:
     "replaced when an operand is transposed: an explicit Transpose, then wasm's untransposed product (wasm's transposed path is a slow loop, 3-10x slower on LeNet's shapes)",
   _FusedMatMul: 'replaced when an operand is transposed: as BatchMatMul',
+  Identity:
+    "replaced: shares the input's memory (one more reference, as the cpu backend does) instead of copying it; tfjs clones every tensor a gradient saves through Identity, 30+ copies per LeNet step",
   Select: "fixed for bool: wasm's Select writes 4 bytes per bool element (wrong values, corrupted memory); bool goes through int32",
   DepthwiseConv2dNativeBackpropFilter: 'cpu fallback (copies to the cpu backend and back)',
   DepthwiseConv2dNativeBackpropInput: 'cpu fallback (copies to the cpu backend and back)',
@@ -45,6 +47,19 @@ function selectBoolSafe(args: Parameters<tf.KernelFunc>[0], original: tf.KernelF
   }
 }
 
+/**
+ * Identity as a second reference to the same data (tensor data is immutable in tfjs, and the
+ * cpu backend's Identity does the same). wasm's own copies the bytes, and the engine runs
+ * Identity on every tensor a gradient saves for the backward pass.
+ */
+function identityShared(args: Parameters<tf.KernelFunc>[0], original: tf.KernelFunc): tf.TensorInfo | tf.TensorInfo[] {
+  const x = (args.inputs as { x: tf.TensorInfo }).x;
+  const backend = args.backend as tf.KernelBackend & { incRef?: (id: tf.DataId) => void };
+  if (x.dtype === 'string' || typeof backend.incRef !== 'function') return original(args);
+  backend.incRef(x.dataId);
+  return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+}
+
 const ours = new Map<string, Set<AddedKernelName>>();
 
 /** Kernels wasm has but gets wrong or slow: each wraps wasm's own, which it may still call. */
@@ -55,6 +70,7 @@ const REPLACEMENTS: Partial<Record<AddedKernelName, (original: tf.KernelFunc, ba
   Select: (original, backendName) => (args) => selectBoolSafe(args, original, backendName),
   BatchMatMul: (original, backendName) => (args) => matMulUntransposed(args, original, backendName),
   _FusedMatMul: (original, backendName) => (args) => matMulUntransposed(args, original, backendName),
+  Identity: (original) => (args) => identityShared(args, original),
   MaxPoolGrad: (original) => (args) => maxPoolGradOnHeap(args) ?? original(args),
 };
 

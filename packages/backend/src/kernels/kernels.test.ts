@@ -394,6 +394,45 @@ describe('BatchMatMul and _FusedMatMul on wasm (transposed operands made explici
   });
 });
 
+describe('Identity on wasm (shares memory instead of copying)', () => {
+  it('clones read the same values, outlive their source, and free the data with the last one', async () => {
+    await tf.setBackend('wasm');
+    const dataBefore = tf.engine().backend.numDataIds();
+    const a = tf.tensor2d(seededValues(12, 5), [3, 4]);
+    const b = tf.clone(a);
+    const c = tf.engine().runKernel('Identity', { x: b }) as tf.Tensor;
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore + 1); // one buffer, three tensors
+    const want = Array.from(a.dataSync());
+    a.dispose();
+    expect(Array.from(b.dataSync())).toEqual(want);
+    b.dispose();
+    expect(Array.from(c.dataSync())).toEqual(want);
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore + 1);
+    c.dispose();
+    expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
+  });
+
+  it('leaves the values a gradient saved intact while the forward tensors are freed (matches cpu)', async () => {
+    const xv = seededValues(2 * 6 * 6 * 2, 71);
+    const wv = seededValues(3 * 3 * 2 * 3, 72);
+    const run = () => {
+      const x = tf.tensor4d(xv, [2, 6, 6, 2]);
+      const w = tf.tensor4d(wv, [3, 3, 2, 3]);
+      // exp and relu save their outputs, conv2d its inputs: all through Identity
+      const f = (t: tf.Tensor) => tf.sum(tf.exp(tf.relu(tf.conv2d(t as tf.Tensor4D, w, 1, 'same'))));
+      return tf.grad(f)(x);
+    };
+    const [cpu] = await onBackend('cpu', run);
+    const [wasm] = await onBackend('wasm', run);
+    expect(maxAbs(cpu!)).toBeGreaterThan(0);
+    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-4 * maxAbs(cpu!));
+    await tf.setBackend('wasm');
+    const before = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 5; i++) tf.dispose(tf.tidy(run));
+    expect(tf.engine().backend.numDataIds()).toBe(before);
+  });
+});
+
 describe('Select on wasm', () => {
   it('selects bool values correctly (wasm 4.22 writes 4 bytes per bool) and leaks nothing', async () => {
     const cond = [1, 0, 0, 1, 1, 0, 1];

@@ -4,21 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { seededUniform } from '@fa-robust/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 
 /** A seeded uniform [0, 1) Float32Array (mulberry32). */
-export function uniform(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  return out;
-}
+export const uniform = seededUniform;
 
 /** Seeded values in [-scale, scale). */
 export function symmetric(n: number, seed: number, scale = 1): Float32Array {

@@ -28,15 +28,20 @@ export async function gunzip(
       .pipeThrough(new DecompressionStream('gzip'));
     return new Uint8Array(await new Response(stream).arrayBuffer());
   } catch (error) {
-    throw new DataFormatError({
-      file,
-      field: 'gzip stream',
-      expected: 'a complete gzip stream',
-      found: `a stream that fails to inflate (${(error as Error).message})`,
-      hint: 'The file is truncated or corrupt',
-      cause: error,
-    });
+    throw corruptGzipError(file, error);
   }
+}
+
+/** The error for a gzip stream that fails to inflate (whichever inflater found it). */
+export function corruptGzipError(file: string, error: unknown): DataFormatError {
+  return new DataFormatError({
+    file,
+    field: 'gzip stream',
+    expected: 'a complete gzip stream',
+    found: `a stream that fails to inflate (${(error as Error).message})`,
+    hint: 'The file is truncated or corrupt',
+    cause: error,
+  });
 }
 
 /** Gunzips when the bytes start with the gzip magic, returns them unchanged otherwise. */

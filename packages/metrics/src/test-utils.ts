@@ -1,18 +1,8 @@
 import { inflateSync } from 'node:zlib';
 
-/** A seeded uniform [-1, 1) Float32Array (mulberry32), so tests are deterministic. */
-export function seededValues(n: number, seed: number): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  }
-  return out;
-}
+import { seededValues } from '@fa-robust/test-utils';
+
+export { seededValues };
 
 /** Decodes an 8-bit RGBA, non-interlaced PNG (what resvg writes) into its pixels. */
 export function decodePng(png: Uint8Array): { width: number; height: number; rgba: Uint8Array } {

@@ -8,6 +8,7 @@ import {
   MissingDataError,
   type MissingFile,
 } from '../errors.js';
+import { corruptGzipError } from '../gzip.js';
 import { isGzip, parseIdxSplit } from '../idx.js';
 import { CIFAR10, FASHION_MNIST, MNIST } from '../sources.js';
 import type {
@@ -246,14 +247,7 @@ async function gunzipNode(ctx: Context, bytes: Uint8Array, file: string): Promis
     );
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   } catch (error) {
-    throw new DataFormatError({
-      file,
-      field: 'gzip stream',
-      expected: 'a complete gzip stream',
-      found: `a stream that fails to inflate (${(error as Error).message})`,
-      hint: 'The file is truncated or corrupt',
-      cause: error,
-    });
+    throw corruptGzipError(file, error);
   }
 }
 

@@ -8,6 +8,7 @@ export {
   matMulUntransposed,
   maxPoolGradOnHeap,
   registerWasmTrainingKernels,
+  sliceOnHeap,
   WASM_ADDED_KERNELS,
 } from './kernels/index.js';
 export { type BackendInfo, type BackendRequest, type SetupBackendOptions, setupBackend } from './setup.js';

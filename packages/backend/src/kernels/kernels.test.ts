@@ -2,7 +2,7 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../setup.js';
-import { maxPoolGradOnHeap, registerWasmTrainingKernels } from './index.js';
+import { maxPoolGradOnHeap, registerWasmTrainingKernels, sliceOnHeap } from './index.js';
 import { maxAbs, maxAbsDiff, onBackend, seededValues } from '../test-utils.js';
 
 /** The raw kernel, as tf.conv2d's gradient calls it (tfjs does not export the op). */
@@ -479,5 +479,48 @@ describe('cpu-fallback kernels on wasm', () => {
     const [cpu] = await onBackend('cpu', run);
     const [wasm] = await onBackend('wasm', run);
     expect(Array.from(wasm!)).toEqual(Array.from(cpu!));
+  });
+});
+
+describe('Slice on wasm (copies only the slice)', () => {
+  // shape, begin, size (-1: to the end)
+  const cases: [number[], number[], number[]][] = [
+    [[10, 4, 4, 1], [3, 0, 0, 0], [5, -1, -1, -1]], // a batch of images: one run
+    [[10, 4, 4, 1], [0, 0, 0, 0], [10, 4, 4, 1]], // everything
+    [[6, 5, 4, 3], [1, 2, 1, 0], [3, 2, 2, 3]], // runs of the last axis
+    [[6, 5, 4, 3], [2, 1, 0, 1], [2, 3, 4, 2]], // partial last axis
+    [[7, 9], [2, 3], [4, 5]],
+    [[7, 9], [0, 4], [7, 1]], // one column
+    [[12], [5], [4]],
+    [[3, 1, 4, 1, 5, 2], [1, 0, 1, 0, 2, 1], [2, 1, 2, 1, 3, 1]], // rank 6
+    [[4, 3], [1, 0], [0, 3]], // empty
+  ];
+  for (const dtype of ['float32', 'int32', 'bool'] as const) {
+    it(`gives the cpu backend's values (${dtype}, ranks 1-6, partial and whole axes, empty)`, async () => {
+      for (const [shape, begin, size] of cases) {
+        const n = shape.reduce((a, b) => a * b, 1);
+        const vals = seededValues(n, n + shape.length).map((v) => (dtype === 'bool' ? (v > 0 ? 1 : 0) : dtype === 'int32' ? Math.round(v * 100) : v));
+        const run = () => tf.slice(tf.tensor(vals, shape, dtype), begin, size);
+        const [want] = await onBackend('cpu', run);
+        const [got] = await onBackend('wasm', run);
+        expect(Array.from(got!), `${shape} from ${begin} size ${size}`).toEqual(Array.from(want!));
+      }
+    });
+  }
+
+  it('is the kernel wasm runs, computes on the heap, and declines strings and non-heap backends', async () => {
+    await tf.setBackend('wasm');
+    expect(registerWasmTrainingKernels()).toContain('Slice');
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
+    const out = sliceOnHeap({ inputs: { x } as unknown as tf.NamedTensorInfoMap, backend: tf.backend(), attrs: { begin: [1, 0], size: [2, 2] } as unknown as tf.NamedAttrMap });
+    const t = tf.engine().makeTensorFromTensorInfo(out!);
+    expect(Array.from(t.dataSync())).toEqual([3, 4, 5, 6]);
+    expect(sliceOnHeap({ inputs: { x } as unknown as tf.NamedTensorInfoMap, backend: {}, attrs: { begin: [0, 0], size: [1, 1] } as unknown as tf.NamedAttrMap })).toBeNull();
+    const strings = tf.tensor1d(['a', 'b', 'c'], 'string');
+    expect(Array.from(tf.slice(strings, 1, 2).dataSync() as unknown as string[])).toEqual(['b', 'c']);
+    const before = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 3; i++) tf.dispose(tf.slice(x, [1, 1], [1, 1]));
+    expect(tf.engine().backend.numDataIds()).toBe(before);
+    tf.dispose([x, t, strings]);
   });
 });

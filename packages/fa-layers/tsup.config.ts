@@ -1,14 +1,14 @@
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
-  format: ['esm', 'cjs'],
+export const common = {
   dts: true,
   sourcemap: true,
-  clean: true,
   target: 'node20',
   // tfjs and every other dependency stay external: never bundled into dist.
   skipNodeModulesBundle: true,
   // keep 'node:' specifiers: bundlers and Deno need them to tell builtins from packages
   removeNodeProtocol: false,
-});
+} as const;
+
+// The main entry. ./node is built after it (tsup.node.config.ts), against its dist.
+export default defineConfig({ ...common, entry: { index: 'src/index.ts' }, format: ['esm', 'cjs'], clean: true });

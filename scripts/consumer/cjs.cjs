@@ -2,12 +2,13 @@ const tf = require('@tensorflow/tfjs-core');
 const tfl = require('@tensorflow/tfjs-layers');
 const backend = require('@fa-robust/backend');
 const faLayers = require('@fa-robust/fa-layers');
+const faNode = require('@fa-robust/fa-layers/node');
 const attacks = require('@fa-robust/attacks');
 const datasets = require('@fa-robust/datasets');
 const metrics = require('@fa-robust/metrics');
 const { work } = require('./work.cjs');
 
-work({ tf, tfl, backend, faLayers, attacks, datasets, metrics }, 'require').catch((e) => {
+work({ tf, tfl, backend, faLayers, faNode, attacks, datasets, metrics }, 'require').catch((e) => {
   console.error(e);
   process.exit(1);
 });

@@ -4,7 +4,8 @@ import * as attacks from '@fa-robust/attacks';
 import * as backend from '@fa-robust/backend';
 import * as datasets from '@fa-robust/datasets';
 import * as faLayers from '@fa-robust/fa-layers';
+import * as faNode from '@fa-robust/fa-layers/node';
 import * as metrics from '@fa-robust/metrics';
 import work from './work.cjs';
 
-await work.work({ tf, tfl, backend, faLayers, attacks, datasets, metrics }, 'import');
+await work.work({ tf, tfl, backend, faLayers, faNode, attacks, datasets, metrics }, 'import');

@@ -7,7 +7,7 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
 async function work(m, how) {
-  const { tf, tfl, backend, faLayers, attacks, datasets, metrics } = m;
+  const { tf, tfl, backend, faLayers, faNode, attacks, datasets, metrics } = m;
   const info = await backend.setupBackend();
   assert.equal(info.name, 'wasm', `expected wasm, got ${info.name}: ${info.reason}`);
   // A conv net trains on wasm: the gradient needs the Conv2DBackpropFilter kernel we add.
@@ -54,6 +54,11 @@ async function work(m, how) {
   const twin = await faLayers.backpropTwin(fa);
   const angles = faLayers.alignment(fa).filter((a) => a.angle != null);
   assert.ok(angles.length >= 4, 'alignment reports the FA layers');
+  // fa-layers/node: one worker thread (the packed worker script, its own tfjs) trains a shard
+  const par = await faNode.trainDataParallel(fa, { x: xs, y: ys }, { epochs: 1, batchSize: 16, seed: 1, workers: 1 });
+  assert.equal(par.history[0].images, 32);
+  assert.ok(Number.isFinite(par.history[0].loss));
+  console.log(`${how} @fa-robust/fa-layers/node: one epoch on this thread and a worker, loss ${par.history[0].loss.toFixed(3)}`);
   console.log(`${how} @fa-robust/fa-layers: FA LeNet loss ${r.history[0].loss.toFixed(3)} -> ${r.history[2].loss.toFixed(3)}, ${angles.length} layers with feedback, twin made, saved and reloaded (${fbBefore.length} weights)`);
 
   // attacks: FGSM through the FA path and through the true gradient differ

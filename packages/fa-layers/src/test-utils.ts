@@ -1,4 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { conv2d } from './conv2d.js';
+import { dense } from './dense.js';
+import type { FeedbackMode } from './modes.js';
+import type { Batch } from './train.js';
 
 import { seededValues } from '@fa-robust/test-utils';
 
@@ -102,3 +107,46 @@ export function angleDegrees(a: ArrayLike<number>, b: ArrayLike<number>): number
   const c = Math.min(1, Math.max(-1, ab / Math.sqrt(aa * bb)));
   return (Math.acos(c) * 180) / Math.PI;
 }
+
+/** Two separable classes of 8x8 images (bright top half vs bright bottom half), with noise. */
+export function blobs(n: number, seed: number): Batch {
+  return tf.tidy(() => {
+    const labels = Array.from({ length: n }, (_, i) => i % 2);
+    const rows = tf.reshape(tf.range(0, 8), [1, 8, 1, 1]);
+    const top = tf.cast(tf.less(rows, 4), 'float32');
+    const cls = tf.reshape(tf.tensor1d(labels, 'float32'), [n, 1, 1, 1]);
+    const img = tf.add(
+      tf.add(tf.mul(top, tf.sub(1, cls)), tf.mul(tf.sub(1, top), cls)),
+      tf.mul(seededTensor([n, 8, 8, 1], seed), 0.3),
+    );
+    return { x: img, y: tf.tensor1d(labels, 'int32') };
+  });
+}
+
+export function smallNet(feedback: FeedbackMode, seed = 1): tfl.Sequential {
+  const dfa = feedback === 'dfa';
+  return tfl.sequential({
+    layers: [
+      conv2d({
+        inputShape: [8, 8, 1],
+        filters: 4,
+        kernelSize: 3,
+        activation: 'relu',
+        feedback,
+        seed,
+        ...(dfa ? { dfaOutputUnits: 2 } : {}),
+      }),
+      tfl.layers.maxPooling2d({ poolSize: 2 }),
+      tfl.layers.flatten(),
+      dense({
+        units: 8,
+        activation: 'relu',
+        feedback,
+        seed: seed + 1,
+        ...(dfa ? { dfaOutputUnits: 2 } : {}),
+      }),
+      dense({ units: 2, feedback, seed: seed + 2, ...(dfa ? { dfaOutput: true } : {}) }),
+    ],
+  });
+}
+

@@ -1,60 +1,16 @@
 import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { conv2d } from './conv2d.js';
-import { dense } from './dense.js';
+import type { conv2d } from './conv2d.js';
 import { FeedbackOptionError, TrainDataError } from './errors.js';
 import { lenet } from './lenet.js';
-import { FEEDBACK_MODES, type FeedbackMode } from './modes.js';
-import { seededTensor } from './test-utils.js';
-import { type Batch, evaluate, shuffledIndices, train } from './train.js';
+import { FEEDBACK_MODES } from './modes.js';
+import { blobs, seededTensor, smallNet } from './test-utils.js';
+import { evaluate, shuffledIndices, train } from './train.js';
 
 beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });
 });
-
-/** Two separable classes of 8x8 images (bright top half vs bright bottom half), with noise. */
-function blobs(n: number, seed: number): Batch {
-  return tf.tidy(() => {
-    const labels = Array.from({ length: n }, (_, i) => i % 2);
-    const rows = tf.reshape(tf.range(0, 8), [1, 8, 1, 1]);
-    const top = tf.cast(tf.less(rows, 4), 'float32');
-    const cls = tf.reshape(tf.tensor1d(labels, 'float32'), [n, 1, 1, 1]);
-    const img = tf.add(
-      tf.add(tf.mul(top, tf.sub(1, cls)), tf.mul(tf.sub(1, top), cls)),
-      tf.mul(seededTensor([n, 8, 8, 1], seed), 0.3),
-    );
-    return { x: img, y: tf.tensor1d(labels, 'int32') };
-  });
-}
-
-function smallNet(feedback: FeedbackMode, seed = 1): tfl.Sequential {
-  const dfa = feedback === 'dfa';
-  return tfl.sequential({
-    layers: [
-      conv2d({
-        inputShape: [8, 8, 1],
-        filters: 4,
-        kernelSize: 3,
-        activation: 'relu',
-        feedback,
-        seed,
-        ...(dfa ? { dfaOutputUnits: 2 } : {}),
-      }),
-      tfl.layers.maxPooling2d({ poolSize: 2 }),
-      tfl.layers.flatten(),
-      dense({
-        units: 8,
-        activation: 'relu',
-        feedback,
-        seed: seed + 1,
-        ...(dfa ? { dfaOutputUnits: 2 } : {}),
-      }),
-      dense({ units: 2, feedback, seed: seed + 2, ...(dfa ? { dfaOutput: true } : {}) }),
-    ],
-  });
-}
 
 describe('train', () => {
   it.each(FEEDBACK_MODES)(

@@ -1,0 +1,168 @@
+import { setupBackend } from '@fa-robust/backend';
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { TrainDataError } from './errors.js';
+import type { FeedbackMode } from './modes.js';
+import { blobs, maxAbs, maxAbsDiff, smallNet } from './test-utils.js';
+import { type GradientReplica, type ReplicaJob, shardGradients, type TrainOptions, train } from './train.js';
+
+beforeAll(async () => {
+  await setupBackend({ backend: 'wasm' });
+});
+
+/**
+ * Replicas in this thread, copies of smallNet(feedback, 7). Other seeds but for brsf, whose
+ * draws the seed decides: the weights, B included, come with the jobs.
+ */
+function localReplicas(feedback: FeedbackMode, count: number, jobs: ReplicaJob[] = []): { replicas: GradientReplica[]; models: tfl.LayersModel[] } {
+  const models = Array.from({ length: count }, (_, i) => smallNet(feedback, feedback === 'brsf' ? 7 : 50 + i));
+  const replicas = models.map((m) => ({
+    gradients: async (job: ReplicaJob) => {
+      jobs.push(job);
+      return shardGradients(m, job);
+    },
+  }));
+  return { replicas, models };
+}
+
+async function trained(feedback: FeedbackMode, data: ReturnType<typeof blobs>, options: TrainOptions, seed = 7) {
+  const model = smallNet(feedback, seed);
+  const result = await train(model, data, options);
+  const weights = model.getWeights().map((t) => t.dataSync() as Float32Array);
+  return { model, result, weights };
+}
+
+describe('train with replicas (data-parallel)', () => {
+  it.each(['bp', 'fa', 'brsf', 'kp', 'dfa'] as FeedbackMode[])(
+    '%s: 1 + 2 replicas train as one thread does, to float32 rounding (SGD, 2 epochs)',
+    async (feedback) => {
+      const data = blobs(40, 11);
+      const options: TrainOptions = { epochs: 2, batchSize: 8, optimizer: 'sgd', learningRate: 0.1, seed: 2 };
+      const one = await trained(feedback, data, options);
+      const jobs: ReplicaJob[] = [];
+      const { replicas, models } = localReplicas(feedback, 2, jobs);
+      const par = await trained(feedback, data, { ...options, replicas });
+      // every batch of 8 split 3 + 3 + 2: each replica got its shard every step
+      expect(jobs.map((j) => j.xShape[0])).toEqual(Array.from({ length: 10 }, () => [3, 2]).flat());
+      one.weights.forEach((w, i) => {
+        expect(maxAbs(w)).toBeGreaterThan(0);
+        expect(maxAbsDiff(par.weights[i]!, w), `weight ${i}`).toBeLessThan(1e-5 * Math.max(1, maxAbs(w)));
+      });
+      // the premise: training moved the weights by far more than that
+      const init = smallNet(feedback, 7).getWeights().map((t) => t.dataSync() as Float32Array);
+      expect(maxAbsDiff(init[0]!, one.weights[0]!)).toBeGreaterThan(1e-3);
+      par.result.history.forEach((h, e) => {
+        const o = one.result.history[e]!;
+        expect(h.images).toBe(40);
+        expect(h.loss).toBeCloseTo(o.loss, 5);
+        expect(h.accuracy).toBe(o.accuracy);
+      });
+      if (feedback === 'brsf') {
+        // M is drawn at the draw counter of the trained model, in every replica
+        expect(jobs.map((j) => j.draws[0])).toEqual(Array.from({ length: 10 }, (_, s) => [s, s]).flat());
+      }
+      tf.dispose([data.x, data.y]);
+      for (const m of [one.model, par.model, ...models]) m.dispose();
+    },
+  );
+
+  it('gives the same weights run after run for one replica count (Adam); another count differs only by rounding', async () => {
+    const data = blobs(24, 12);
+    const options: TrainOptions = { epochs: 2, batchSize: 8, optimizer: 'adam', learningRate: 0.01, seed: 3 };
+    const run = async (count: number) => {
+      const { replicas, models } = localReplicas('fa', count);
+      const r = await trained('fa', data, { ...options, replicas });
+      for (const m of [r.model, ...models]) m.dispose();
+      return r.weights;
+    };
+    const [a, b, c] = [await run(1), await run(1), await run(3)];
+    a.forEach((w, i) => expect(Array.from(b[i]!), `weight ${i}`).toEqual(Array.from(w)));
+    a.forEach((w, i) => expect(maxAbsDiff(c[i]!, w)).toBeLessThan(1e-3));
+    tf.dispose([data.x, data.y]);
+  });
+
+  it('leaves replicas idle when a batch has fewer images than threads, and leaks nothing', async () => {
+    const data = blobs(7, 13); // batches of 5 and 2, three threads
+    const jobs: ReplicaJob[] = [];
+    const { replicas, models } = localReplicas('fa', 2, jobs);
+    const model = smallNet('fa', 7);
+    // the optimizer makes its state on the first step: count from the end of the first run
+    const optimizer = tf.train.sgd(0.1);
+    await train(model, data, { batchSize: 5, optimizer, replicas });
+    const before = tf.memory().numTensors;
+    const r = await train(model, data, { batchSize: 5, optimizer, replicas, onBatch: () => {} });
+    expect(tf.memory().numTensors).toBe(before);
+    expect(r.history[0]!.images).toBe(7);
+    // 5 = 2 + 2 + 1; 2 = 1 + 1 + 0 (the second replica has nothing to do)
+    expect(jobs.slice(3).map((j) => j.xShape[0])).toEqual([2, 1, 1]);
+    tf.dispose([data.x, data.y]);
+    optimizer.dispose();
+    for (const m of [model, ...models]) m.dispose();
+  });
+
+  it("rejects with a replica's error and leaks nothing; refuses replicas that are not replicas", async () => {
+    const data = blobs(16, 14);
+    const model = smallNet('bp', 7);
+    const optimizer = tf.train.sgd(0.1);
+    await train(model, data, { batchSize: 8, optimizer }); // makes no optimizer state, but warms up
+    const before = tf.memory().numTensors;
+    const failing: GradientReplica = { gradients: async () => Promise.reject(new Error('replica down')) };
+    await expect(train(model, data, { batchSize: 8, optimizer, replicas: [failing] })).rejects.toThrow('replica down');
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(train(model, data, { replicas: [{}] as unknown as GradientReplica[] })).rejects.toThrow(/replicas.*gradients\(job\)/);
+    tf.dispose([data.x, data.y]);
+    optimizer.dispose();
+    model.dispose();
+  });
+});
+
+describe('shardGradients', () => {
+  it("are the gradients of the shard's mean loss, at the job's weights (B included)", async () => {
+    const model = smallNet('fa', 8);
+    const data = blobs(6, 15);
+    const vars = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const labels = tf.oneHot(tf.cast(data.y, 'int32'), 2);
+    const weights = new Float32Array(vars.reduce((n, v) => n + v.size, 0));
+    let at = 0;
+    for (const v of vars) {
+      weights.set(v.dataSync(), at);
+      at += v.size;
+    }
+    const replica = smallNet('fa', 9); // other weights: the job's replace them
+    const nonTrainable = new Float32Array(model.nonTrainableWeights.reduce((n, w) => n + w.read().size, 0));
+    at = 0;
+    for (const w of model.nonTrainableWeights) {
+      nonTrainable.set(w.read().dataSync(), at);
+      at += w.read().size;
+    }
+    const res = shardGradients(replica, {
+      weights,
+      nonTrainable,
+      draws: [0, 0, 0],
+      x: data.x.dataSync() as Float32Array,
+      xShape: data.x.shape,
+      labels: labels.dataSync() as Float32Array,
+    });
+    const { value, grads } = tf.variableGrads(
+      () => tf.losses.softmaxCrossEntropy(labels, model.apply(data.x, { training: true }) as tf.Tensor) as tf.Scalar,
+      vars,
+    );
+    at = 0;
+    for (const v of vars) {
+      const want = grads[v.name]!.dataSync();
+      const got = res.gradients.subarray(at, at + v.size);
+      expect(maxAbs(want)).toBeGreaterThan(0);
+      expect(maxAbsDiff(got, want)).toBeLessThan(1e-5 * maxAbs(want));
+      at += v.size;
+    }
+    expect(res.lossSum / 6).toBeCloseTo(value.dataSync()[0]!, 5);
+    expect(() => shardGradients(replica, { weights, nonTrainable: nonTrainable.subarray(2), draws: [0, 0, 0], x: new Float32Array(64), xShape: [1, 8, 8, 1], labels: new Float32Array(2) })).toThrow(/nonTrainable/);
+    expect(() => shardGradients(replica, { weights: weights.subarray(1), draws: [0, 0, 0], x: new Float32Array(64), xShape: [1, 8, 8, 1], labels: new Float32Array(2) })).toThrow(TrainDataError);
+    expect(() => shardGradients(replica, { weights, draws: [0], x: new Float32Array(64), xShape: [1, 8, 8, 1], labels: new Float32Array(2) })).toThrow(/3 draw counters/);
+    expect(() => shardGradients(replica, { weights, draws: [0, 0, 0], x: new Float32Array(60), xShape: [1, 8, 8, 1], labels: new Float32Array(2) })).toThrow(/60 image values/);
+    tf.dispose([data.x, data.y, labels, value, ...Object.values(grads)]);
+    model.dispose();
+    replica.dispose();
+  });
+});

@@ -1,15 +1,17 @@
 // The tfjs side of `pnpm bench`: prints one JSON line per measurement, like torch_reference.py.
-//   node ours.mjs [--tasks train,inputgrad,bim] [--datasets mnist,cifar10] [--feedbacks bp,fa] [--steps 40] [--batch 64]
+//   node ours.mjs [--tasks train,trainpar,inputgrad,bim] [--datasets mnist,cifar10] [--feedbacks bp,fa] [--steps 40] [--batch 64]
+//                 [--workers 1]   (trainpar: train() on this thread plus that many worker threads, data-parallel)
 import { parseArgs } from 'node:util';
 import { bim } from '@fa-robust/attacks';
 import { setupBackend } from '@fa-robust/backend';
 import { loadMnist } from '@fa-robust/datasets';
 import { lenet, train } from '@fa-robust/fa-layers';
+import { workerReplicas } from '@fa-robust/fa-layers/node';
 import * as tf from '@tensorflow/tfjs-core';
 
 const { values: a } = parseArgs({
   options: {
-    tasks: { type: 'string', default: 'train,inputgrad,bim' },
+    tasks: { type: 'string', default: 'train,trainpar,inputgrad,bim' },
     datasets: { type: 'string', default: 'mnist,cifar10' },
     feedbacks: { type: 'string', default: 'bp,fa' },
     steps: { type: 'string', default: '40' },
@@ -17,6 +19,7 @@ const { values: a } = parseArgs({
     'bim-images': { type: 'string', default: '10000' },
     'bim-batch': { type: 'string', default: '500' },
     backend: { type: 'string', default: 'auto' },
+    workers: { type: 'string', default: '1' },
     // k/n: this process attacks the k-th of n equal slices of the BIM images (run.mjs starts n)
     shard: { type: 'string', default: '0/1' },
   },
@@ -31,16 +34,21 @@ for (const dataset of a.datasets.split(',')) {
   for (const feedback of a.feedbacks.split(',')) {
     const model = lenet({ dataset, feedback, seed: 1 });
     const tasks = a.tasks.split(',');
-    if (tasks.includes('train')) {
-      // the library's own training loop, on (steps + 5) batches, timed after 5 warm-up batches
+    for (const task of ['train', 'trainpar']) {
+      if (!tasks.includes(task)) continue;
+      // the library's own training loop, on (steps + 5) batches, timed after 5 warm-up batches;
+      // trainpar: the same with its batches split between this thread and worker threads
+      const pool = task === 'trainpar' ? await workerReplicas(model, { workers: Number(a.workers) }) : null;
+      const replicas = pool?.replicas ?? [];
       const n = batch * (steps + 5);
       const x = tf.randomUniform([n, ...shapes[dataset]], 0, 1, 'float32', 1);
       const y = tf.randomUniform([n], 0, 10, 'int32', 2);
       const warm = { x: tf.slice(x, 0, batch * 5), y: tf.slice(y, 0, batch * 5) };
-      await train(model, warm, { epochs: 1, batchSize: batch, shuffle: false });
+      await train(model, warm, { epochs: 1, batchSize: batch, shuffle: false, replicas });
       const rest = { x: tf.slice(x, batch * 5), y: tf.slice(y, batch * 5) };
-      const r = await train(model, rest, { epochs: 1, batchSize: batch, shuffle: false });
-      emit({ task: 'train', dataset, feedback, images_per_s: Math.round((batch * steps) / r.seconds) });
+      const r = await train(model, rest, { epochs: 1, batchSize: batch, shuffle: false, replicas });
+      await pool?.close();
+      emit({ task, dataset, feedback, images_per_s: Math.round((batch * steps) / r.seconds), workers: replicas.length });
       tf.dispose([x, y, warm.x, warm.y, rest.x, rest.y]);
     }
     if (tasks.includes('inputgrad')) {

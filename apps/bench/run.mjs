@@ -5,7 +5,9 @@
 //   --steps N           batches per throughput figure (default 40)
 //   --bim-images N      images for the BIM-10 figure (default 10000)
 //   --procs N           also run our stack as N processes at once, each its own tfjs, as the
-//                       repro app's workers do (default: one per core; 1 skips it)
+//                       repro app's workers do (default: one per core; 1 skips it), and time
+//                       one train() split across this thread and N - 1 worker threads
+//                       (@fa-robust/fa-layers/node, data-parallel)
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -33,19 +35,21 @@ function lines(cmd, args, opts = {}) {
 console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? '?'}, ${Math.round(totalmem() / 2 ** 30)} GiB, node ${process.version}`);
 const common = ['--steps', a.steps, '--bim-images', a['bim-images']];
 console.log('running our stack (one thread: tfjs wasm has no threads in Node) ...');
-const ours = lines(process.execPath, [join(here, 'ours.mjs'), ...common], { cwd: here });
+const procs = Number(a.procs);
+// trainpar: one train() on this thread plus procs - 1 worker threads (data-parallel)
+const workers = String(Math.max(1, procs - 1));
+const ours = lines(process.execPath, [join(here, 'ours.mjs'), ...common, '--tasks', 'train,trainpar,inputgrad,bim', '--workers', workers], { cwd: here });
 const backend = ours[0] ? `${ours[0].backend}${ours[0].simd ? '+SIMD' : ''}` : '?';
 
 // N processes side by side: training and input gradients are N independent jobs (aggregate
 // images/s, what the repro app gets from training its models and running its steps on
 // workers); BIM is one job split in N slices of the images (its wall time is the slowest slice).
-const procs = Number(a.procs);
 let multi = [];
 if (procs > 1) {
   console.log(`running our stack as ${procs} processes at once ...`);
   const run1 = (k) =>
     new Promise((done, fail) => {
-      const child = spawn(process.execPath, [join(here, 'ours.mjs'), ...common, '--shard', `${k}/${procs}`], { cwd: here });
+      const child = spawn(process.execPath, [join(here, 'ours.mjs'), ...common, '--tasks', 'train,inputgrad,bim', '--shard', `${k}/${procs}`], { cwd: here });
       let out = '';
       child.stdout.on('data', (d) => {
         out += d;
@@ -85,6 +89,15 @@ const find = (list, task, dataset, feedback) => list.find((r) => r.task === task
 const fmt = (v) => (v == null ? '—' : String(Math.round(v)));
 const ratio = (x, y) => (x == null || y == null ? '—' : `${(x / y).toFixed(2)}x`);
 const rows = [];
+for (const dataset of ['mnist', 'cifar10']) {
+  for (const feedback of ['bp', 'fa']) {
+    // one training run on every core: its figure goes in the multi-core columns
+    const m = find(ours, 'trainpar', dataset, feedback);
+    if (m == null) continue;
+    const task = `train, 1 thread + ${workers} worker${workers === '1' ? '' : 's'} (data-parallel)`;
+    rows.push({ task, dataset, feedback, o: null, m, t1: null, t2: find(torch[2], 'train', dataset, feedback), faOverBp: feedback === 'fa' ? ratio(m, find(ours, 'trainpar', dataset, 'bp')) : '' });
+  }
+}
 for (const task of ['train', 'inputgrad', 'bim10']) {
   for (const dataset of task === 'bim10' ? ['mnist'] : ['mnist', 'cifar10']) {
     for (const feedback of ['bp', 'fa']) {

@@ -143,7 +143,12 @@ class WorkerReplica implements GradientReplica {
     });
     worker.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
     worker.on('exit', (code) => {
-      if (!this.closing) fail(new Error(`replica worker ${index} exited unexpectedly (code ${code})`));
+      // closed while a job was out (train() still waiting): that job fails rather than hangs
+      fail(
+        this.closing
+          ? new Error(`replica worker ${index} was closed`)
+          : new Error(`replica worker ${index} exited unexpectedly (code ${code})`),
+      );
     });
   }
 

@@ -85,6 +85,17 @@ describe('workerReplicas (worker threads)', () => {
     };
     await expect(train(model, data, { batchSize: 8, replicas: [dying] })).rejects.toThrow(/replica worker 1 exited unexpectedly/);
     await pool.close();
+    // closing the pool while train() waits on a worker fails that train() instead of hanging it
+    const pool2 = await workerReplicas(model, { workers: 1 });
+    let closes = 0;
+    const closing: GradientReplica = {
+      gradients: async (job) => {
+        const answer = pool2.replicas[0]!.gradients(job);
+        if (++closes === 2) void pool2.close();
+        return answer;
+      },
+    };
+    await expect(train(model, data, { batchSize: 8, replicas: [closing] })).rejects.toThrow(/replica worker 1 was closed/);
     tf.dispose([data.x, data.y]);
     model.dispose();
   });

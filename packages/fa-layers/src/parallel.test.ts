@@ -77,8 +77,12 @@ describe('train with replicas (data-parallel)', () => {
       return r.weights;
     };
     const [a, b, c] = [await run(1), await run(1), await run(3)];
-    a.forEach((w, i) => expect(Array.from(b[i]!), `weight ${i}`).toEqual(Array.from(w)));
-    a.forEach((w, i) => expect(maxAbsDiff(c[i]!, w)).toBeLessThan(1e-3));
+    a.forEach((w, i) => {
+      expect(Array.from(b[i]!), `weight ${i}`).toEqual(Array.from(w));
+    });
+    a.forEach((w, i) => {
+      expect(maxAbsDiff(c[i]!, w)).toBeLessThan(1e-3);
+    });
     tf.dispose([data.x, data.y]);
   });
 

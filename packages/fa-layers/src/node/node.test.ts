@@ -54,9 +54,15 @@ describe('workerReplicas (worker threads)', () => {
     const two = smallNet('fa', 7);
     const r2 = await trainDataParallel(two, data, { ...options, optimizer: 'sgd', learningRate: 0.1, workers: 1 });
     expect(r2.history).toHaveLength(2);
-    r2.history.forEach((h, e) => expect(h.loss).toBeCloseTo(r1.history[e]!.loss, 5));
+    r2.history.forEach((h, e) => {
+      expect(h.loss).toBeCloseTo(r1.history[e]!.loss, 5);
+    });
     const [w1, w2] = [weightsOf(one), weightsOf(two)];
-    w1.forEach((w, i) => w.forEach((v, j) => expect(Math.abs(w2[i]![j]! - v)).toBeLessThan(1e-5)));
+    w1.forEach((w, i) => {
+      w.forEach((v, j) => {
+        expect(Math.abs(w2[i]![j]! - v)).toBeLessThan(1e-5);
+      });
+    });
     // workers: 0 is plain train()
     const zero = await workerReplicas(two, { workers: 0 });
     expect(zero.replicas).toHaveLength(0);

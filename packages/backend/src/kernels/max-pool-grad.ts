@@ -1,18 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-
-/**
- * The part of tfjs-backend-wasm's backend object this kernel uses: views of a tensor's bytes
- * on the wasm heap, and a new output tensor there. Both are public methods of BackendWasm.
- */
-interface WasmHeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
-}
-
-function isWasmHeapBackend(b: unknown): b is WasmHeapBackend {
-  const o = b as Partial<WasmHeapBackend> | null;
-  return o != null && typeof o.makeOutput === 'function' && typeof o.typedArrayFromHeap === 'function';
-}
+import { isWasmHeapBackend } from './heap.js';
 
 /**
  * MaxPoolGrad (dL/dx of a 2-D max pool, NHWC) as a scatter: each output position's gradient

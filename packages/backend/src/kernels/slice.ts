@@ -1,14 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-
-interface WasmHeapBackend {
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-  typedArrayFromHeap(info: tf.TensorInfo): tf.backend_util.TypedArray;
-}
-
-function isWasmHeapBackend(b: unknown): b is WasmHeapBackend {
-  const o = b as Partial<WasmHeapBackend> | null;
-  return o != null && typeof o.makeOutput === 'function' && typeof o.typedArrayFromHeap === 'function';
-}
+import { isWasmHeapBackend } from './heap.js';
 
 /**
  * Slice, copying only the elements it returns. wasm's own kernel first reads the whole input

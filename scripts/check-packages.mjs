@@ -9,7 +9,16 @@
 //     package both ways and do real work.
 // Set SKIP_CONSUMER=1 to skip step 5 (it installs tfjs from the npm registry).
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -28,9 +37,14 @@ const catalog = readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8');
 const tfVersion = /'@tensorflow\/tfjs-core': (\d+\.\d+\.\d+)/.exec(catalog)?.[1];
 
 const dirs = ['packages', 'apps'].flatMap((d) =>
-  readdirSync(join(root, d)).map((name) => join(root, d, name)).filter((p) => existsSync(join(p, 'package.json'))),
+  readdirSync(join(root, d))
+    .map((name) => join(root, d, name))
+    .filter((p) => existsSync(join(p, 'package.json'))),
 );
-const manifests = dirs.map((dir) => ({ dir, pkg: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) }));
+const manifests = dirs.map((dir) => ({
+  dir,
+  pkg: JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')),
+}));
 const published = manifests.filter((m) => !m.pkg.private);
 
 console.log('1. one tfjs version across the workspace');
@@ -38,11 +52,13 @@ for (const { pkg } of manifests) {
   for (const field of ['dependencies', 'devDependencies', 'peerDependencies']) {
     for (const [name, spec] of Object.entries(pkg[field] ?? {})) {
       if (!name.startsWith('@tensorflow/')) continue;
-      const expected = field === 'peerDependencies' ? ['catalog:peer', `^${tfVersion}`] : ['catalog:'];
-      if (!expected.includes(spec)) fail(`${pkg.name} ${field}.${name} is "${spec}", expected ${expected.join(' or ')}`);
+      const expected =
+        field === 'peerDependencies' ? ['catalog:peer', `^${tfVersion}`] : ['catalog:'];
+      if (!expected.includes(spec))
+        fail(`${pkg.name} ${field}.${name} is "${spec}", expected ${expected.join(' or ')}`);
     }
   }
-  if ((pkg.dependencies ?? {})['@tensorflow/tfjs-core'] && !pkg.private) {
+  if (pkg.dependencies?.['@tensorflow/tfjs-core'] && !pkg.private) {
     fail(`${pkg.name} lists @tensorflow/tfjs-core in dependencies: it must be a peer dependency`);
   }
 }
@@ -50,10 +66,14 @@ ok(`@tensorflow/* pinned to ${tfVersion} through the catalog`);
 
 console.log('2. READMEs');
 for (const { dir, pkg } of published) {
-  const readme = existsSync(join(dir, 'README.md')) ? readFileSync(join(dir, 'README.md'), 'utf8') : '';
+  const readme = existsSync(join(dir, 'README.md'))
+    ? readFileSync(join(dir, 'README.md'), 'utf8')
+    : '';
   if (!readme) fail(`${pkg.name} has no README.md`);
-  else if (!readme.includes(`npm install ${pkg.name}`)) fail(`${pkg.name} README has no "npm install ${pkg.name}" line`);
-  else if (!/```(ts|js|typescript|javascript)/.test(readme)) fail(`${pkg.name} README has no code example`);
+  else if (!readme.includes(`npm install ${pkg.name}`))
+    fail(`${pkg.name} README has no "npm install ${pkg.name}" line`);
+  else if (!/```(ts|js|typescript|javascript)/.test(readme))
+    fail(`${pkg.name} README has no code example`);
   else ok(`${pkg.name} README`);
 }
 
@@ -70,7 +90,10 @@ for (const { dir, pkg } of published) {
   }
   tarballs.push(file);
   const packed = JSON.parse(run('tar', ['xzf', file, '-O', 'package/package.json']));
-  for (const [name, spec] of Object.entries({ ...packed.dependencies, ...packed.peerDependencies })) {
+  for (const [name, spec] of Object.entries({
+    ...packed.dependencies,
+    ...packed.peerDependencies,
+  })) {
     if (/^(catalog|workspace):/.test(spec)) fail(`${pkg.name}: packed ${name} is still "${spec}"`);
   }
   try {
@@ -92,7 +115,8 @@ for (const { dir, pkg } of published) {
   const dist = join(dir, 'dist');
   for (const f of readdirSync(dist).filter((f) => /\.(c|m)?js$/.test(f))) {
     const text = readFileSync(join(dist, f), 'utf8');
-    if (/Copyright \d{4} Google LLC|@license/.test(text)) fail(`${pkg.name}: dist/${f} contains a bundled licence header (tfjs bundled?)`);
+    if (/Copyright \d{4} Google LLC|@license/.test(text))
+      fail(`${pkg.name}: dist/${f} contains a bundled licence header (tfjs bundled?)`);
   }
   ok(`${pkg.name} dist has no bundled dependency`);
 }
@@ -103,11 +127,20 @@ if (process.env.SKIP_CONSUMER === '1') {
   console.log('5. consumer test: npm install the tarballs into a fresh project and use them');
   const work = mkdtempSync(join(tmpdir(), 'fa-robust-consumer-'));
   try {
-    writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }));
-    const peers = ['tfjs-core', 'tfjs-layers', 'tfjs-backend-wasm', 'tfjs-backend-cpu'].map((p) => `@tensorflow/${p}@${tfVersion}`);
-    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...peers], { cwd: work });
+    writeFileSync(
+      join(work, 'package.json'),
+      JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
+    );
+    const peers = ['tfjs-core', 'tfjs-layers', 'tfjs-backend-wasm', 'tfjs-backend-cpu'].map(
+      (p) => `@tensorflow/${p}@${tfVersion}`,
+    );
+    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...peers], {
+      cwd: work,
+    });
     cpSync(join(root, 'scripts', 'consumer'), work, { recursive: true });
-    const data = process.env.FA_ROBUST_DATA_DIR ? { FA_ROBUST_DATA_DIR: resolve(process.env.FA_ROBUST_DATA_DIR) } : {};
+    const data = process.env.FA_ROBUST_DATA_DIR
+      ? { FA_ROBUST_DATA_DIR: resolve(process.env.FA_ROBUST_DATA_DIR) }
+      : {};
     for (const script of ['esm.mjs', 'cjs.cjs']) {
       try {
         const out = run('node', [script], { cwd: work, env: { ...process.env, ...data } });

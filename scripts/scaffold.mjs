@@ -14,7 +14,10 @@ mkdirSync(join(dir, 'src'), { recursive: true });
 const write = (file, content) => {
   const path = join(dir, file);
   if (existsSync(path)) return;
-  writeFileSync(path, typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n');
+  writeFileSync(
+    path,
+    typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n',
+  );
 };
 write('package.json', {
   name,

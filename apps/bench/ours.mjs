@@ -27,7 +27,8 @@ const { values: a } = parseArgs({
 const steps = Number(a.steps);
 const batch = Number(a.batch);
 const info = await setupBackend({ backend: a.backend });
-const emit = (o) => console.log(JSON.stringify({ ...o, batch, backend: info.name, simd: info.simd }));
+const emit = (o) =>
+  console.log(JSON.stringify({ ...o, batch, backend: info.name, simd: info.simd }));
 const shapes = { mnist: [28, 28, 1], cifar10: [32, 32, 3] };
 
 for (const dataset of a.datasets.split(',')) {
@@ -38,7 +39,8 @@ for (const dataset of a.datasets.split(',')) {
       if (!tasks.includes(task)) continue;
       // the library's own training loop, on (steps + 5) batches, timed after 5 warm-up batches;
       // trainpar: the same with its batches split between this thread and worker threads
-      const pool = task === 'trainpar' ? await workerReplicas(model, { workers: Number(a.workers) }) : null;
+      const pool =
+        task === 'trainpar' ? await workerReplicas(model, { workers: Number(a.workers) }) : null;
       const replicas = pool?.replicas ?? [];
       const n = batch * (steps + 5);
       const x = tf.randomUniform([n, ...shapes[dataset]], 0, 1, 'float32', 1);
@@ -48,7 +50,13 @@ for (const dataset of a.datasets.split(',')) {
       const rest = { x: tf.slice(x, batch * 5), y: tf.slice(y, batch * 5) };
       const r = await train(model, rest, { epochs: 1, batchSize: batch, shuffle: false, replicas });
       await pool?.close();
-      emit({ task, dataset, feedback, images_per_s: Math.round((batch * steps) / r.seconds), workers: replicas.length });
+      emit({
+        task,
+        dataset,
+        feedback,
+        images_per_s: Math.round((batch * steps) / r.seconds),
+        workers: replicas.length,
+      });
       tf.dispose([x, y, warm.x, warm.y, rest.x, rest.y]);
     }
     if (tasks.includes('inputgrad')) {
@@ -65,7 +73,12 @@ for (const dataset of a.datasets.split(',')) {
       for (let i = 0; i < 5; i++) once();
       const t = performance.now();
       for (let i = 0; i < steps; i++) once();
-      emit({ task: 'inputgrad', dataset, feedback, images_per_s: Math.round((batch * steps) / ((performance.now() - t) / 1000)) });
+      emit({
+        task: 'inputgrad',
+        dataset,
+        feedback,
+        images_per_s: Math.round((batch * steps) / ((performance.now() - t) / 1000)),
+      });
       tf.dispose([x, y]);
     }
     if (tasks.includes('bim') && dataset === 'mnist') {
@@ -95,7 +108,15 @@ for (const dataset of a.datasets.split(',')) {
         tf.dispose([x, r.adversarial]);
       }
       const seconds = (performance.now() - t) / 1000;
-      emit({ task: 'bim10', dataset, feedback, images_per_s: Math.round(n / seconds), seconds: Math.round(seconds * 10) / 10, images: n, fooled });
+      emit({
+        task: 'bim10',
+        dataset,
+        feedback,
+        images_per_s: Math.round(n / seconds),
+        seconds: Math.round(seconds * 10) / 10,
+        images: n,
+        fooled,
+      });
     }
     model.dispose();
   }

@@ -19,7 +19,8 @@ const { values: a } = parseArgs({
     backend: { type: 'string', default: 'auto' },
   },
 });
-if (!['train', 'inputgrad'].includes(a.task)) throw new Error(`--task: 'train' or 'inputgrad', not '${a.task}'`);
+if (!['train', 'inputgrad'].includes(a.task))
+  throw new Error(`--task: 'train' or 'inputgrad', not '${a.task}'`);
 const batch = Number(a.batch);
 const steps = Number(a.steps);
 const info = await setupBackend({ backend: a.backend });
@@ -38,7 +39,11 @@ const step =
         g.dispose();
       }
     : () => {
-        const cost = optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })), true, vars);
+        const cost = optimizer.minimize(
+          () => tf.losses.softmaxCrossEntropy(y, model.apply(x, { training: true })),
+          true,
+          vars,
+        );
         cost.dataSync();
         cost.dispose();
       };
@@ -55,12 +60,18 @@ for (const k of profile.kernels) {
 }
 const rows = [...perKernel].sort((p, q) => q[1].ms - p[1].ms);
 const total = rows.reduce((s, [, k]) => s + k.ms, 0);
-console.log(`${a.task}, ${a.dataset} LeNet-5, ${a.feedback}, batch ${batch}, on ${info.name}${info.simd ? '+SIMD' : ''}: kernel time per step`);
+console.log(
+  `${a.task}, ${a.dataset} LeNet-5, ${a.feedback}, batch ${batch}, on ${info.name}${info.simd ? '+SIMD' : ''}: kernel time per step`,
+);
 for (const [name, k] of rows) {
-  console.log(`  ${name.padEnd(30)} ${(k.ms / steps).toFixed(2).padStart(7)} ms  ${String(k.calls / steps).padStart(3)} calls  ${((100 * k.ms) / total).toFixed(0).padStart(3)}%`);
+  console.log(
+    `  ${name.padEnd(30)} ${(k.ms / steps).toFixed(2).padStart(7)} ms  ${String(k.calls / steps).padStart(3)} calls  ${((100 * k.ms) / total).toFixed(0).padStart(3)}%`,
+  );
 }
 console.log(`  ${'all kernels'.padEnd(30)} ${(total / steps).toFixed(2).padStart(7)} ms`);
 const t = performance.now();
 for (let i = 0; i < 3 * steps; i++) step();
 const ms = (performance.now() - t) / (3 * steps);
-console.log(`wall time per step, without the profiler: ${ms.toFixed(2)} ms (${Math.round((batch * 1000) / ms)} images/s)`);
+console.log(
+  `wall time per step, without the profiler: ${ms.toFixed(2)} ms (${Math.round((batch * 1000) / ms)} images/s)`,
+);

@@ -11,4 +11,9 @@ export const common = {
 } as const;
 
 // The main entry. ./node is built after it (tsup.node.config.ts), against its dist.
-export default defineConfig({ ...common, entry: { index: 'src/index.ts' }, format: ['esm', 'cjs'], clean: true });
+export default defineConfig({
+  ...common,
+  entry: { index: 'src/index.ts' },
+  format: ['esm', 'cjs'],
+  clean: true,
+});

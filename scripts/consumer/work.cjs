@@ -30,16 +30,27 @@ async function work(m, how) {
   try {
     await model.save(backend.fileSystem(dir));
     const again = await tfl.loadLayersModel(backend.fileSystem(dir));
-    assert.deepEqual(Array.from(again.predict(x).dataSync()), Array.from(model.predict(x).dataSync()));
+    assert.deepEqual(
+      Array.from(again.predict(x).dataSync()),
+      Array.from(model.predict(x).dataSync()),
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`${how} @fa-robust/backend: ${info.name} (simd ${info.simd}), conv net loss ${l0.toFixed(3)} -> ${l1.toFixed(3)}, saved and reloaded`);
+  console.log(
+    `${how} @fa-robust/backend: ${info.name} (simd ${info.simd}), conv net loss ${l0.toFixed(3)} -> ${l1.toFixed(3)}, saved and reloaded`,
+  );
 
   // fa-layers: an FA LeNet trains, its feedback weights stay fixed, it round-trips through a file
   const fa = faLayers.lenet({ dataset: 'mnist', feedback: 'fa', seed: 3 });
   const xs = tf.randomUniform([32, 28, 28, 1], 0, 1, 'float32', 2);
-  const ys = tf.oneHot(tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 10), 'int32'), 10);
+  const ys = tf.oneHot(
+    tf.tensor1d(
+      Array.from({ length: 32 }, (_, i) => i % 10),
+      'int32',
+    ),
+    10,
+  );
   const fbBefore = fa.getWeights(false).map((w) => Array.from(w.dataSync()));
   const r = await faLayers.train(fa, { x: xs, y: ys }, { epochs: 3, batchSize: 16, seed: 1 });
   assert.equal(r.history.length, 3);
@@ -47,7 +58,10 @@ async function work(m, how) {
   try {
     await fa.save(backend.fileSystem(fbDir));
     const back = await tfl.loadLayersModel(backend.fileSystem(fbDir));
-    assert.deepEqual(Array.from(back.predict(xs).dataSync()), Array.from(fa.predict(xs).dataSync()));
+    assert.deepEqual(
+      Array.from(back.predict(xs).dataSync()),
+      Array.from(fa.predict(xs).dataSync()),
+    );
   } finally {
     rmSync(fbDir, { recursive: true, force: true });
   }
@@ -55,31 +69,50 @@ async function work(m, how) {
   const angles = faLayers.alignment(fa).filter((a) => a.angle != null);
   assert.ok(angles.length >= 4, 'alignment reports the FA layers');
   // fa-layers/node: one worker thread (the packed worker script, its own tfjs) trains a shard
-  const par = await faNode.trainDataParallel(fa, { x: xs, y: ys }, { epochs: 1, batchSize: 16, seed: 1, workers: 1 });
+  const par = await faNode.trainDataParallel(
+    fa,
+    { x: xs, y: ys },
+    { epochs: 1, batchSize: 16, seed: 1, workers: 1 },
+  );
   assert.equal(par.history[0].images, 32);
   assert.ok(Number.isFinite(par.history[0].loss));
-  console.log(`${how} @fa-robust/fa-layers/node: one epoch on this thread and a worker, loss ${par.history[0].loss.toFixed(3)}`);
-  console.log(`${how} @fa-robust/fa-layers: FA LeNet loss ${r.history[0].loss.toFixed(3)} -> ${r.history[2].loss.toFixed(3)}, ${angles.length} layers with feedback, twin made, saved and reloaded (${fbBefore.length} weights)`);
+  console.log(
+    `${how} @fa-robust/fa-layers/node: one epoch on this thread and a worker, loss ${par.history[0].loss.toFixed(3)}`,
+  );
+  console.log(
+    `${how} @fa-robust/fa-layers: FA LeNet loss ${r.history[0].loss.toFixed(3)} -> ${r.history[2].loss.toFixed(3)}, ${angles.length} layers with feedback, twin made, saved and reloaded (${fbBefore.length} weights)`,
+  );
 
   // attacks: FGSM through the FA path and through the true gradient differ
   const labels = tf.argMax(fa.predict(xs), -1);
   const own = await attacks.fgsm(fa, xs, labels, { epsilon: 0.3 });
-  const viaTwin = await attacks.fgsm(fa, xs, labels, { epsilon: 0.3, gradient: attacks.modelGradient(twin) });
+  const viaTwin = await attacks.fgsm(fa, xs, labels, {
+    epsilon: 0.3,
+    gradient: attacks.modelGradient(twin),
+  });
   assert.equal(own.success.length, 32);
   assert.ok(Math.max(...own.linf) <= 0.3 + 1e-6);
   const fooledOwn = own.success.reduce((a, b) => a + b, 0);
   const fooledTrue = viaTwin.success.reduce((a, b) => a + b, 0);
-  console.log(`${how} @fa-robust/attacks: FGSM eps 0.3 fooled ${fooledOwn}/32 through the feedback path, ${fooledTrue}/32 through the true gradient`);
+  console.log(
+    `${how} @fa-robust/attacks: FGSM eps 0.3 fooled ${fooledOwn}/32 through the feedback path, ${fooledTrue}/32 through the true gradient`,
+  );
   tf.dispose([own.adversarial, viaTwin.adversarial, labels]);
 
   // datasets: parse a synthetic IDX pair, and the real MNIST test set when it is here
   const idx = (magic, dims, body) => {
     const head = Buffer.alloc(4 + 4 * dims.length);
     head.writeUInt32BE(magic, 0);
-    dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+    dims.forEach((d, i) => {
+      head.writeUInt32BE(d, 4 + 4 * i);
+    });
     return new Uint8Array(Buffer.concat([head, Buffer.from(body)]));
   };
-  const split = datasets.parseIdxSplit(idx(0x803, [2, 2, 2], [0, 255, 51, 102, 0, 0, 0, 255]), idx(0x801, [2], [3, 7]), { classes: datasets.MNIST_CLASSES ?? Array.from({ length: 10 }, (_, i) => String(i)) });
+  const split = datasets.parseIdxSplit(
+    idx(0x803, [2, 2, 2], [0, 255, 51, 102, 0, 0, 0, 255]),
+    idx(0x801, [2], [3, 7]),
+    { classes: datasets.MNIST_CLASSES ?? Array.from({ length: 10 }, (_, i) => String(i)) },
+  );
   assert.deepEqual(Array.from(split.labels), [3, 7]);
   assert.equal(split.images[1], 1);
   let real = 'no FA_ROBUST_DATA_DIR';
@@ -95,13 +128,31 @@ async function work(m, how) {
   assert.ok(Math.abs(w.lower - 0.4902) < 1e-4 && Math.abs(w.upper - 0.9433) < 1e-4);
   const cells = ['bp', 'fa'].flatMap((model) =>
     [0, 0.5].map((epsilon) =>
-      metrics.resultCell({ dataset: 'mnist', model, attack: 'fgsm', epsilon, source: 'own', cleanCorrect: [1, 1, 1, 0], adversarialCorrect: epsilon === 0 || model === 'fa' ? [1, 1, 1, 0] : [0, 1, 0, 0] }),
+      metrics.resultCell({
+        dataset: 'mnist',
+        model,
+        attack: 'fgsm',
+        epsilon,
+        source: 'own',
+        cleanCorrect: [1, 1, 1, 0],
+        adversarialCorrect: epsilon === 0 || model === 'fa' ? [1, 1, 1, 0] : [0, 1, 0, 0],
+      }),
     ),
   );
-  const results = metrics.createResults({ config: {}, environment: { backend: info.name, versions: {} }, models: [{ dataset: 'mnist', id: 'bp', method: 'bp' }, { dataset: 'mnist', id: 'fa', method: 'fa' }], cells });
+  const results = metrics.createResults({
+    config: {},
+    environment: { backend: info.name, versions: {} },
+    models: [
+      { dataset: 'mnist', id: 'bp', method: 'bp' },
+      { dataset: 'mnist', id: 'fa', method: 'fa' },
+    ],
+    cells,
+  });
   const png = await metrics.renderPng(metrics.accuracyFigure(results, { dataset: 'mnist' }));
   assert.deepEqual(Array.from(png.subarray(1, 4)), [0x50, 0x4e, 0x47]);
-  console.log(`${how} @fa-robust/metrics: Wilson [${w.lower.toFixed(4)}, ${w.upper.toFixed(4)}], results validated, PNG of ${png.length} bytes`);
+  console.log(
+    `${how} @fa-robust/metrics: Wilson [${w.lower.toFixed(4)}, ${w.upper.toFixed(4)}], results validated, PNG of ${png.length} bytes`,
+  );
   tf.dispose([xs, ys, x, y]);
 }
 

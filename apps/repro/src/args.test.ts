@@ -23,7 +23,25 @@ describe('configuration', () => {
   });
 
   it('flags override the preset', async () => {
-    const { config } = await resolveConfig(['--preset', 'smoke', '--eps', '0,0.5', '--epochs', '3', '--test-size', 'all', '--datasets', 'mnist', '--no-audit', '--variant', 'canonical', '--seed', '7', '--workers', '3']);
+    const { config } = await resolveConfig([
+      '--preset',
+      'smoke',
+      '--eps',
+      '0,0.5',
+      '--epochs',
+      '3',
+      '--test-size',
+      'all',
+      '--datasets',
+      'mnist',
+      '--no-audit',
+      '--variant',
+      'canonical',
+      '--seed',
+      '7',
+      '--workers',
+      '3',
+    ]);
     expect(config.preset).toBe('smoke');
     expect(config.attacks.epsilons).toEqual([0, 0.5]);
     expect(config.train.epochs).toEqual({ mnist: 3, cifar10: 3 });
@@ -40,7 +58,15 @@ describe('configuration', () => {
   it('a config file sets the preset and any field; flags still win', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'repro-cfg-'));
     const file = join(dir, 'c.json');
-    await writeFile(file, JSON.stringify({ preset: 'quick', testSize: 77, train: { epochs: { mnist: 4 } }, attacks: { iterations: 5 } }));
+    await writeFile(
+      file,
+      JSON.stringify({
+        preset: 'quick',
+        testSize: 77,
+        train: { epochs: { mnist: 4 } },
+        attacks: { iterations: 5 },
+      }),
+    );
     const { config } = await resolveConfig(['--config', file, '--iterations', '6']);
     expect(config.preset).toBe('quick');
     expect(config.testSize).toBe(77);
@@ -53,11 +79,17 @@ describe('configuration', () => {
     [['--eps', '0,1.5'], /attacks\.epsilons\[1\]: expected a number in \[0, 1\], found 1\.5/],
     [['--eps', '0,abc'], /--eps: expected comma-separated numbers/],
     [['--preset', 'huge'], /--preset: expected one of 'smoke', 'quick', 'paper', found "huge"/],
-    [['--datasets', 'mnist,svhn'], /datasets\[1\]: expected one of 'mnist', 'cifar10', found "svhn"/],
+    [
+      ['--datasets', 'mnist,svhn'],
+      /datasets\[1\]: expected one of 'mnist', 'cifar10', found "svhn"/,
+    ],
     [['--attacks', 'fgsm,fgsm'], /attacks\.names: expected no repeated entries/],
     [['--epochs', '0'], /train\.epochs\.mnist: expected an integer >= 1, found 0/],
     [['--test-size=-3'], /--test-size: expected a positive integer or 'all', found "-3"/],
-    [['--backend', 'gpu'], /backend: expected one of 'auto', 'tensorflow', 'wasm', 'cpu', found "gpu"/],
+    [
+      ['--backend', 'gpu'],
+      /backend: expected one of 'auto', 'tensorflow', 'wasm', 'cpu', found "gpu"/,
+    ],
     [['--workers', '0'], /workers: expected 'auto' or an integer in \[1, 64\], found 0/],
     [['--workers', 'two'], /--workers: expected an integer, found "two"/],
     [['--bogus'], /flags: expected known options .*bogus/],
@@ -72,12 +104,18 @@ describe('configuration', () => {
     const dir = await mkdtemp(join(tmpdir(), 'repro-cfg-'));
     const typo = join(dir, 'typo.json');
     await writeFile(typo, JSON.stringify({ attacks: { iteratons: 5 } }));
-    await expect(resolveConfig(['--config', typo])).rejects.toThrow(/typo\.json: attacks\.iteratons: expected one of the known fields/);
+    await expect(resolveConfig(['--config', typo])).rejects.toThrow(
+      /typo\.json: attacks\.iteratons: expected one of the known fields/,
+    );
     const wrong = join(dir, 'wrong.json');
     await writeFile(wrong, JSON.stringify({ train: { batchSize: '64' } }));
-    await expect(resolveConfig(['--config', wrong])).rejects.toThrow(/wrong\.json: train\.batchSize: expected an integer >= 1, found "64"/);
+    await expect(resolveConfig(['--config', wrong])).rejects.toThrow(
+      /wrong\.json: train\.batchSize: expected an integer >= 1, found "64"/,
+    );
     const bad = join(dir, 'bad.json');
     await writeFile(bad, '{ nope');
-    await expect(resolveConfig(['--config', bad])).rejects.toThrow(/bad\.json: \(file\): expected valid JSON/);
+    await expect(resolveConfig(['--config', bad])).rejects.toThrow(
+      /bad\.json: \(file\): expected valid JSON/,
+    );
   });
 });

@@ -1,6 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { ConfigError, mergeConfig, PRESETS, type PresetName, type ReproConfig, validateConfig } from './config.js';
+import {
+  ConfigError,
+  mergeConfig,
+  PRESETS,
+  type PresetName,
+  type ReproConfig,
+  validateConfig,
+} from './config.js';
 
 export const USAGE = `Usage: pnpm --filter repro start -- [options]
 
@@ -32,7 +39,8 @@ Options (each overrides the preset, then the --config file):
 const intOrAll = (flag: string, v: string): number | null => {
   if (v === 'all') return null;
   const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new ConfigError(flag, "a positive integer or 'all'", v, 'flags');
+  if (!Number.isInteger(n) || n < 1)
+    throw new ConfigError(flag, "a positive integer or 'all'", v, 'flags');
   return n;
 };
 const int = (flag: string, v: string): number => {
@@ -40,10 +48,16 @@ const int = (flag: string, v: string): number => {
   if (!Number.isInteger(n)) throw new ConfigError(flag, 'an integer', v, 'flags');
   return n;
 };
-const csv = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
+const csv = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 
 /** Flags → config: preset, then the --config file, then flags; validated. */
-export async function resolveConfig(argv: string[]): Promise<{ config: ReproConfig; help: boolean }> {
+export async function resolveConfig(
+  argv: string[],
+): Promise<{ config: ReproConfig; help: boolean }> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -81,7 +95,12 @@ export async function resolveConfig(argv: string[]): Promise<{ config: ReproConf
     try {
       text = await readFile(v.config, 'utf8');
     } catch (e) {
-      throw new ConfigError('--config', 'a readable JSON file', `${v.config} (${(e as Error).message})`, 'flags');
+      throw new ConfigError(
+        '--config',
+        'a readable JSON file',
+        `${v.config} (${(e as Error).message})`,
+        'flags',
+      );
     }
     let json: unknown;
     try {
@@ -89,13 +108,20 @@ export async function resolveConfig(argv: string[]): Promise<{ config: ReproConf
     } catch (e) {
       throw new ConfigError('(file)', 'valid JSON', (e as Error).message, v.config);
     }
-    if (json == null || typeof json !== 'object' || Array.isArray(json)) throw new ConfigError('(file)', 'a JSON object', json, v.config);
+    if (json == null || typeof json !== 'object' || Array.isArray(json))
+      throw new ConfigError('(file)', 'a JSON object', json, v.config);
     fileJson = json as Record<string, unknown>;
   }
   // The preset is the base: --preset, else the config file's "preset", else 'paper'.
-  const presetName = (v.preset as string | undefined) ?? (fileJson?.preset as string | undefined) ?? 'paper';
+  const presetName =
+    (v.preset as string | undefined) ?? (fileJson?.preset as string | undefined) ?? 'paper';
   if (!(presetName in PRESETS)) {
-    throw new ConfigError(v.preset ? '--preset' : 'preset', "one of 'smoke', 'quick', 'paper'", presetName, v.preset ? 'flags' : String(v.config));
+    throw new ConfigError(
+      v.preset ? '--preset' : 'preset',
+      "one of 'smoke', 'quick', 'paper'",
+      presetName,
+      v.preset ? 'flags' : String(v.config),
+    );
   }
   let config: ReproConfig = structuredClone(PRESETS[presetName as PresetName]);
   if (fileJson) {
@@ -110,8 +136,10 @@ export async function resolveConfig(argv: string[]): Promise<{ config: ReproConf
   if (typeof v.datasets === 'string') flags.datasets = csv(v.datasets);
   if (typeof v.seed === 'string') flags.seed = int('--seed', v.seed);
   if (typeof v.backend === 'string') flags.backend = v.backend;
-  if (typeof v.workers === 'string') flags.workers = v.workers === 'auto' ? 'auto' : int('--workers', v.workers);
-  if (typeof v['train-size'] === 'string') flags.train = { ...config.train, size: intOrAll('--train-size', v['train-size']) };
+  if (typeof v.workers === 'string')
+    flags.workers = v.workers === 'auto' ? 'auto' : int('--workers', v.workers);
+  if (typeof v['train-size'] === 'string')
+    flags.train = { ...config.train, size: intOrAll('--train-size', v['train-size']) };
   if (typeof v.epochs === 'string') {
     const e = int('--epochs', v.epochs);
     flags.train = { ...config.train, ...(flags.train as object), epochs: { mnist: e, cifar10: e } };
@@ -121,7 +149,8 @@ export async function resolveConfig(argv: string[]): Promise<{ config: ReproConf
   if (typeof v.eps === 'string') {
     attacks.epsilons = csv(v.eps).map((s) => {
       const n = Number(s);
-      if (!Number.isFinite(n)) throw new ConfigError('--eps', 'comma-separated numbers in [0, 1]', v.eps, 'flags');
+      if (!Number.isFinite(n))
+        throw new ConfigError('--eps', 'comma-separated numbers in [0, 1]', v.eps, 'flags');
       return n;
     });
   }

@@ -23,7 +23,9 @@ async function main(argv: string[]): Promise<number> {
   const controller = new AbortController();
   const stop = () => {
     if (controller.signal.aborted) process.exit(130);
-    process.stderr.write('\nrepro: stopping after the current batch (finished steps are saved; rerun to continue). Ctrl-C again to quit now.\n');
+    process.stderr.write(
+      '\nrepro: stopping after the current batch (finished steps are saved; rerun to continue). Ctrl-C again to quit now.\n',
+    );
     controller.abort(new Error('interrupted'));
   };
   process.on('SIGINT', stop);
@@ -36,7 +38,9 @@ async function main(argv: string[]): Promise<number> {
   try {
     const out = await runRepro(config, { command, signal: controller.signal });
     const rel = relative(process.cwd(), out.outDir) || '.';
-    console.log(`\nrepro: ${out.computed} steps computed, ${out.reused} reused from an earlier run`);
+    console.log(
+      `\nrepro: ${out.computed} steps computed, ${out.reused} reused from an earlier run`,
+    );
     for (const v of out.verdicts) console.log(`  ${v.dataset}: ${v.verdict} — ${v.summary}`);
     console.log(`  wrote ${rel}/REPORT.md, results.json, results.csv and figures/`);
     return 0;

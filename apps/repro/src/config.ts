@@ -73,9 +73,22 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     seed: 1,
     backend: 'auto',
     workers: 'auto',
-    train: { size: 512, epochs: { mnist: 1, cifar10: 1 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
+    train: {
+      size: 512,
+      epochs: { mnist: 1, cifar10: 1 },
+      batchSize: 64,
+      optimizer: 'adam',
+      learningRate: 1e-3,
+    },
     testSize: 128,
-    attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: [0, 0.3], iterations: 10, mu: 0.8, variant: 'paper', batchSize: 128 },
+    attacks: {
+      names: ['fgsm', 'bim', 'mifgsm'],
+      epsilons: [0, 0.3],
+      iterations: 10,
+      mu: 0.8,
+      variant: 'paper',
+      batchSize: 128,
+    },
     audit: {
       enabled: true,
       epsilons: [0.3],
@@ -95,9 +108,22 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     seed: 1,
     backend: 'auto',
     workers: 'auto',
-    train: { size: 10000, epochs: { mnist: 2, cifar10: 3 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
+    train: {
+      size: 10000,
+      epochs: { mnist: 2, cifar10: 3 },
+      batchSize: 64,
+      optimizer: 'adam',
+      learningRate: 1e-3,
+    },
     testSize: 1000,
-    attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: grid(5), iterations: 10, mu: 0.8, variant: 'paper', batchSize: 250 },
+    attacks: {
+      names: ['fgsm', 'bim', 'mifgsm'],
+      epsilons: grid(5),
+      iterations: 10,
+      mu: 0.8,
+      variant: 'paper',
+      batchSize: 250,
+    },
     audit: {
       enabled: true,
       epsilons: [0.1, 0.3],
@@ -117,9 +143,22 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     seed: 1,
     backend: 'auto',
     workers: 'auto',
-    train: { size: null, epochs: { mnist: 5, cifar10: 10 }, batchSize: 64, optimizer: 'adam', learningRate: 1e-3 },
+    train: {
+      size: null,
+      epochs: { mnist: 5, cifar10: 10 },
+      batchSize: 64,
+      optimizer: 'adam',
+      learningRate: 1e-3,
+    },
     testSize: null,
-    attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: grid(10), iterations: 10, mu: 0.8, variant: 'paper', batchSize: 500 },
+    attacks: {
+      names: ['fgsm', 'bim', 'mifgsm'],
+      epsilons: grid(10),
+      iterations: 10,
+      mu: 0.8,
+      variant: 'paper',
+      batchSize: 500,
+    },
     audit: {
       enabled: true,
       epsilons: [0.1, 0.3, 0.5],
@@ -155,13 +194,30 @@ function isObject(v: unknown): v is Record<string, unknown> {
  * Deep-merges `over` into `base`, refusing keys `base` does not have (a typo in a config file
  * should be an error, not silently ignored).
  */
-export function mergeConfig(base: ReproConfig, over: Record<string, unknown>, source: string): ReproConfig {
-  const walk = (b: Record<string, unknown>, o: Record<string, unknown>, path: string): Record<string, unknown> => {
+export function mergeConfig(
+  base: ReproConfig,
+  over: Record<string, unknown>,
+  source: string,
+): ReproConfig {
+  const walk = (
+    b: Record<string, unknown>,
+    o: Record<string, unknown>,
+    path: string,
+  ): Record<string, unknown> => {
     const out: Record<string, unknown> = { ...b };
     for (const [k, v] of Object.entries(o)) {
       const p = path ? `${path}.${k}` : k;
-      if (!(k in b)) throw new ConfigError(p, `one of the known fields (${Object.keys(b).join(', ')})`, k, source);
-      out[k] = isObject(b[k]) && isObject(v) && !['epochs'].includes(k) ? walk(b[k] as Record<string, unknown>, v, p) : v;
+      if (!(k in b))
+        throw new ConfigError(
+          p,
+          `one of the known fields (${Object.keys(b).join(', ')})`,
+          k,
+          source,
+        );
+      out[k] =
+        isObject(b[k]) && isObject(v) && !['epochs'].includes(k)
+          ? walk(b[k] as Record<string, unknown>, v, p)
+          : v;
       if (k === 'epochs' && isObject(v)) out[k] = { ...(b[k] as object), ...v };
     }
     return out;
@@ -171,7 +227,8 @@ export function mergeConfig(base: ReproConfig, over: Record<string, unknown>, so
 
 /** Checks every field; throws a ConfigError naming the first bad one. */
 export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
-  const err = (field: string, expected: string, found: unknown) => new ConfigError(field, expected, found, source);
+  const err = (field: string, expected: string, found: unknown) =>
+    new ConfigError(field, expected, found, source);
   const int = (field: string, v: unknown, min: number, nullable = false) => {
     if (nullable && v === null) return;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
@@ -179,37 +236,50 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
     }
   };
   const num = (field: string, v: unknown, min: number, max: number) => {
-    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max) throw err(field, `a number in [${min}, ${max}]`, v);
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < min || v > max)
+      throw err(field, `a number in [${min}, ${max}]`, v);
   };
   const oneOf = <T extends string>(field: string, v: unknown, allowed: readonly T[]) => {
-    if (!allowed.includes(v as T)) throw err(field, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, v);
+    if (!allowed.includes(v as T))
+      throw err(field, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, v);
   };
   const list = <T extends string>(field: string, v: unknown, allowed: readonly T[]) => {
-    if (!Array.isArray(v) || v.length === 0) throw err(field, `a non-empty list of ${allowed.join(', ')}`, v);
+    if (!Array.isArray(v) || v.length === 0)
+      throw err(field, `a non-empty list of ${allowed.join(', ')}`, v);
     v.forEach((x, i) => {
       oneOf(`${field}[${i}]`, x, allowed);
     });
     if (new Set(v).size !== v.length) throw err(field, 'no repeated entries', v);
   };
   const epsList = (field: string, v: unknown, allowEmpty = false) => {
-    if (!Array.isArray(v) || (!allowEmpty && v.length === 0)) throw err(field, 'a non-empty list of numbers in [0, 1]', v);
+    if (!Array.isArray(v) || (!allowEmpty && v.length === 0))
+      throw err(field, 'a non-empty list of numbers in [0, 1]', v);
     v.forEach((x, i) => {
       num(`${field}[${i}]`, x, 0, 1);
     });
   };
   oneOf('preset', c.preset, ['smoke', 'quick', 'paper'] as const);
   list('datasets', c.datasets, ['mnist', 'cifar10'] as const);
-  if (c.dataDir !== null && (typeof c.dataDir !== 'string' || c.dataDir === '')) throw err('dataDir', 'a folder path or null', c.dataDir);
+  if (c.dataDir !== null && (typeof c.dataDir !== 'string' || c.dataDir === ''))
+    throw err('dataDir', 'a folder path or null', c.dataDir);
   if (typeof c.download !== 'boolean') throw err('download', 'true or false', c.download);
-  if (typeof c.outDir !== 'string' || c.outDir === '') throw err('outDir', 'a folder path', c.outDir);
+  if (typeof c.outDir !== 'string' || c.outDir === '')
+    throw err('outDir', 'a folder path', c.outDir);
   int('seed', c.seed, 0);
   oneOf('backend', c.backend, ['auto', 'tensorflow', 'wasm', 'cpu'] as const);
-  if (c.workers !== 'auto' && (typeof c.workers !== 'number' || !Number.isInteger(c.workers) || c.workers < 1 || c.workers > 64)) {
+  if (
+    c.workers !== 'auto' &&
+    (typeof c.workers !== 'number' ||
+      !Number.isInteger(c.workers) ||
+      c.workers < 1 ||
+      c.workers > 64)
+  ) {
     throw err('workers', "'auto' or an integer in [1, 64]", c.workers);
   }
   if (!isObject(c.train)) throw err('train', 'an object', c.train);
   int('train.size', c.train.size, 1, true);
-  if (!isObject(c.train.epochs)) throw err('train.epochs', 'an object { mnist, cifar10 }', c.train.epochs);
+  if (!isObject(c.train.epochs))
+    throw err('train.epochs', 'an object { mnist, cifar10 }', c.train.epochs);
   for (const d of ['mnist', 'cifar10'] as const) int(`train.epochs.${d}`, c.train.epochs[d], 1);
   int('train.batchSize', c.train.batchSize, 1);
   oneOf('train.optimizer', c.train.optimizer, ['adam', 'sgd', 'momentum'] as const);
@@ -223,12 +293,14 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   oneOf('attacks.variant', c.attacks.variant, ['paper', 'canonical'] as const);
   int('attacks.batchSize', c.attacks.batchSize, 1);
   if (!isObject(c.audit)) throw err('audit', 'an object', c.audit);
-  if (typeof c.audit.enabled !== 'boolean') throw err('audit.enabled', 'true or false', c.audit.enabled);
+  if (typeof c.audit.enabled !== 'boolean')
+    throw err('audit.enabled', 'true or false', c.audit.enabled);
   epsList('audit.epsilons', c.audit.epsilons, !c.audit.enabled);
   oneOf('audit.gradientFree', c.audit.gradientFree, ['spsa', 'square', 'none'] as const);
   int('audit.gradientFreeBudget', c.audit.gradientFreeBudget, 1);
   int('audit.gradientFreeSize', c.audit.gradientFreeSize, 1, true);
-  if (typeof c.audit.surrogate !== 'boolean') throw err('audit.surrogate', 'true or false', c.audit.surrogate);
+  if (typeof c.audit.surrogate !== 'boolean')
+    throw err('audit.surrogate', 'true or false', c.audit.surrogate);
   int('audit.alignmentSize', c.audit.alignmentSize, 1);
   return c;
 }

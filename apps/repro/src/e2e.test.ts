@@ -9,15 +9,25 @@ import { PRESETS, type ReproConfig } from './config.js';
 import { runRepro } from './run.js';
 
 const dataDir = process.env.FA_ROBUST_DATA_DIR;
-const haveMnist = dataDir != null && existsSync(join(resolve(dataDir), 'mnist', 't10k-images-idx3-ubyte.gz'));
-if (!haveMnist) console.warn(`repro e2e tests skipped: no MNIST under FA_ROBUST_DATA_DIR (${dataDir ?? 'unset'}); set it to a folder holding mnist/*.gz`);
+const haveMnist =
+  dataDir != null && existsSync(join(resolve(dataDir), 'mnist', 't10k-images-idx3-ubyte.gz'));
+if (!haveMnist)
+  console.warn(
+    `repro e2e tests skipped: no MNIST under FA_ROBUST_DATA_DIR (${dataDir ?? 'unset'}); set it to a folder holding mnist/*.gz`,
+  );
 
 const cli = resolve(import.meta.dirname, '..', 'dist', 'cli.js');
 
 /** The smoke preset on MNIST only, into a fresh folder. */
 async function smoke(): Promise<ReproConfig> {
   const out = await mkdtemp(join(tmpdir(), 'repro-e2e-'));
-  return { ...structuredClone(PRESETS.smoke), datasets: ['mnist'], outDir: out, dataDir: resolve(dataDir!), download: false };
+  return {
+    ...structuredClone(PRESETS.smoke),
+    datasets: ['mnist'],
+    outDir: out,
+    dataDir: resolve(dataDir!),
+    download: false,
+  };
 }
 
 describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
@@ -32,26 +42,49 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(results.models.map((m) => m.id)).toEqual(['bp', 'fa', 'bp-surrogate']);
     const cells = results.cells.filter((c) => c.attack === 'bim' && c.epsilon === 0.3);
     expect(cells.map((c) => `${c.model}/${c.source}`).sort()).toEqual(
-      ['bp/own', 'fa/own', 'fa/transfer:bp', 'bp/transfer:fa', 'fa/true', 'fa/transfer:bp-surrogate', 'bp/transfer:bp-surrogate', 'bp-surrogate/own'].sort(),
+      [
+        'bp/own',
+        'fa/own',
+        'fa/transfer:bp',
+        'bp/transfer:fa',
+        'fa/true',
+        'fa/transfer:bp-surrogate',
+        'bp/transfer:bp-surrogate',
+        'bp-surrogate/own',
+      ].sort(),
     );
     for (const c of cells) expect(c.n).toBe(PRESETS.smoke.testSize);
     // white-box BIM at eps 0.3 breaks the BP network that the smoke run trained
-    expect(results.cells.find((c) => c.model === 'bp' && c.attack === 'bim' && c.source === 'own' && c.epsilon === 0.3)!.accuracy!).toBeLessThan(0.1);
+    expect(
+      results.cells.find(
+        (c) => c.model === 'bp' && c.attack === 'bim' && c.source === 'own' && c.epsilon === 0.3,
+      )!.accuracy!,
+    ).toBeLessThan(0.1);
     // perturbations respect the budget, except the paper's MI-FGSM, which steps eps every
     // iteration without projection: its reported perturbation goes past eps
     for (const c of results.cells.filter((c) => c.linf && c.epsilon > 0)) {
-      if (c.attack === 'mifgsm' && c.variant === 'paper') expect(c.linf!.max!).toBeGreaterThan(c.epsilon);
+      if (c.attack === 'mifgsm' && c.variant === 'paper')
+        expect(c.linf!.max!).toBeGreaterThan(c.epsilon);
       else expect(c.linf!.max!).toBeLessThanOrEqual(c.epsilon + 1e-5);
     }
     expect(results.alignment?.[0]?.comparison).toBe('own-vs-true');
     const files = await readdir(join(config.outDir, 'figures'));
-    expect(files).toEqual(expect.arrayContaining(['accuracy-mnist.png', 'accuracy-mnist.svg', 'transfer-mnist.png', 'alignment.png']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'accuracy-mnist.png',
+        'accuracy-mnist.svg',
+        'transfer-mnist.png',
+        'alignment.png',
+      ]),
+    );
     const report = await readFile(join(config.outDir, 'REPORT.md'), 'utf8');
     expect(report).toMatch(/MI-FGSM \(paper\) reaches L∞ up to \d/);
     expect(report).toMatch(/## The paper's claims and our numbers/);
     expect(report).toMatch(/### MNIST: \*\*(gradient masking|robust|not robust|inconclusive)\*\*/);
     expect(report).not.toMatch(/no audit cells/);
-    expect((await readFile(join(config.outDir, 'results.csv'), 'utf8')).split('\n')[0]).toMatch(/^dataset,model,method,label,attack,/);
+    expect((await readFile(join(config.outDir, 'results.csv'), 'utf8')).split('\n')[0]).toMatch(
+      /^dataset,model,method,label,attack,/,
+    );
 
     const again = await runRepro(config, { command: 'test', log: () => {} });
     expect(again.computed).toBe(0);
@@ -64,7 +97,10 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     config.attacks = { ...config.attacks, names: ['fgsm'], epsilons: [0, 0.2] };
     config.audit = { ...config.audit, epsilons: [0.1], gradientFree: 'none', surrogate: false };
     const { results, verdicts } = await runRepro(config, { command: 'test', log: () => {} });
-    const at = results.cells.filter((c) => c.model === 'fa' && c.epsilon === 0.1).map((c) => c.source).sort();
+    const at = results.cells
+      .filter((c) => c.model === 'fa' && c.epsilon === 0.1)
+      .map((c) => c.source)
+      .sort();
     expect(at).toEqual(['own', 'transfer:bp', 'true']);
     expect(verdicts[0]!.rows.map((r) => r.epsilon)).toEqual([0.1]);
     expect(verdicts[0]!.rows[0]!.own).not.toBeNull();
@@ -100,36 +136,53 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(strip(resumed.results.cells)).toEqual(strip(clean.results.cells));
   });
 
-  it.skipIf(!existsSync(cli))('survives kill -9 of the CLI: the rerun continues from the saved steps', async () => {
-    const config = await smoke();
-    const args = [cli, '--preset', 'smoke', '--datasets', 'mnist', '--no-audit', '--out', config.outDir, '--data-dir', config.dataDir!, '--no-download'];
-    const env = { ...process.env, CI: '1' };
-    const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    await new Promise<void>((done) => {
-      child.stdout.on('data', (d) => {
-        out += d;
-        if (/\[3\/\d+\]/.test(out) && !child.killed) child.kill('SIGKILL');
+  it.skipIf(!existsSync(cli))(
+    'survives kill -9 of the CLI: the rerun continues from the saved steps',
+    async () => {
+      const config = await smoke();
+      const args = [
+        cli,
+        '--preset',
+        'smoke',
+        '--datasets',
+        'mnist',
+        '--no-audit',
+        '--out',
+        config.outDir,
+        '--data-dir',
+        config.dataDir!,
+        '--no-download',
+      ];
+      const env = { ...process.env, CI: '1' };
+      const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      await new Promise<void>((done) => {
+        child.stdout.on('data', (d) => {
+          out += d;
+          if (/\[3\/\d+\]/.test(out) && !child.killed) child.kill('SIGKILL');
+        });
+        child.on('exit', () => done());
       });
-      child.on('exit', () => done());
-    });
-    expect(child.signalCode).toBe('SIGKILL');
-    const rerun = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out2 = '';
-    rerun.stdout.on('data', (d) => {
-      out2 += d;
-    });
-    const code = await new Promise<number | null>((done) => rerun.on('exit', (c) => done(c)));
-    expect(code).toBe(0);
-    expect(out2).toMatch(/resuming: [3-9]\d* finished steps found/);
-    expect(out2).toMatch(/steps computed, [3-9]\d* reused from an earlier run/);
-    expect(existsSync(join(config.outDir, 'REPORT.md'))).toBe(true);
-  });
+      expect(child.signalCode).toBe('SIGKILL');
+      const rerun = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out2 = '';
+      rerun.stdout.on('data', (d) => {
+        out2 += d;
+      });
+      const code = await new Promise<number | null>((done) => rerun.on('exit', (c) => done(c)));
+      expect(code).toBe(0);
+      expect(out2).toMatch(/resuming: [3-9]\d* finished steps found/);
+      expect(out2).toMatch(/steps computed, [3-9]\d* reused from an earlier run/);
+      expect(existsSync(join(config.outDir, 'REPORT.md'))).toBe(true);
+    },
+  );
 });
 
 describe('the CLI refuses bad flags before any work', () => {
   it.skipIf(!existsSync(cli))('exits 2 with the field, the expectation and the usage', async () => {
-    const child = spawn(process.execPath, [cli, '--eps', '0,2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [cli, '--eps', '0,2'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let err = '';
     child.stderr.on('data', (d) => {
       err += d;

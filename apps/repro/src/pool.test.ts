@@ -34,7 +34,10 @@ describe('WorkerPool', () => {
       const logs: string[] = [];
       const results = await Promise.all(
         [1, 2, 3, 4].map((n) =>
-          pool.run<{ n: number; tid: number }>({ kind: 'sleep', n, ms: 50 }, { onProgress: (d) => progress.push(d), onLog: (l) => logs.push(l) }),
+          pool.run<{ n: number; tid: number }>(
+            { kind: 'sleep', n, ms: 50 },
+            { onProgress: (d) => progress.push(d), onLog: (l) => logs.push(l) },
+          ),
         ),
       );
       expect(results.map((r) => r.n)).toEqual([1, 2, 3, 4]);
@@ -64,7 +67,10 @@ describe('WorkerPool', () => {
     const pool = new WorkerPool<Job>(await script(), 1, null);
     const slow = pool.run({ kind: 'sleep', n: 1, ms: 5000 });
     const queued = pool.run({ kind: 'sleep', n: 2 });
-    const checks = Promise.all([expect(slow).rejects.toThrow(/closed/), expect(queued).rejects.toThrow(/closed/)]);
+    const checks = Promise.all([
+      expect(slow).rejects.toThrow(/closed/),
+      expect(queued).rejects.toThrow(/closed/),
+    ]);
     await pool.close();
     await checks;
   });

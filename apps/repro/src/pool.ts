@@ -35,7 +35,10 @@ interface Slot {
 /** An error thrown inside a worker, with the worker's stack. */
 export class WorkerJobError extends Error {
   override name = 'WorkerJobError';
-  constructor(message: string, readonly workerStack: string) {
+  constructor(
+    message: string,
+    readonly workerStack: string,
+  ) {
     super(message);
   }
 }
@@ -48,9 +51,14 @@ export class WorkerPool<J> {
   private closed = false;
 
   constructor(url: URL, size: number, workerData: unknown) {
-    if (!Number.isInteger(size) || size < 1) throw new RangeError(`WorkerPool: size must be an integer >= 1, got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new RangeError(`WorkerPool: size must be an integer >= 1, got ${size}`);
     this.slots = Array.from({ length: size }, () => {
-      const slot: Slot = { worker: new Worker(url, { workerData }), busy: false, pending: new Map() };
+      const slot: Slot = {
+        worker: new Worker(url, { workerData }),
+        busy: false,
+        pending: new Map(),
+      };
       slot.worker.on('message', (m: PoolReply & { id: number }) => this.onMessage(slot, m));
       const fail = (e: Error) => {
         this.failure ??= e;
@@ -60,7 +68,8 @@ export class WorkerPool<J> {
       };
       slot.worker.on('error', (e) => fail(e instanceof Error ? e : new Error(String(e))));
       slot.worker.on('exit', (code) => {
-        if (!this.closed) fail(new Error(`a repro worker thread exited unexpectedly (code ${code})`));
+        if (!this.closed)
+          fail(new Error(`a repro worker thread exited unexpectedly (code ${code})`));
       });
       return slot;
     });
@@ -143,7 +152,11 @@ export class WorkerPool<J> {
 }
 
 /** Runs `f` over `items` with at most `limit` running at once; the first failure stops new starts and is thrown. */
-export async function forEachConcurrent<T>(items: readonly T[], limit: number, f: (item: T, index: number) => Promise<void>): Promise<void> {
+export async function forEachConcurrent<T>(
+  items: readonly T[],
+  limit: number,
+  f: (item: T, index: number) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failed: unknown = null;
   const lane = async () => {

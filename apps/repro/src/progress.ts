@@ -25,7 +25,12 @@ export function formatDuration(seconds: number): string {
 /** Rate, ETA and percentage of a task `elapsed` seconds in; `pct` is `empty` while total is 0. */
 function measure(done: number, total: number, elapsed: number, empty: number) {
   const rate = elapsed > 0 ? done / elapsed : 0;
-  return { elapsed, rate, eta: rate > 0 ? (total - done) / rate : Number.NaN, pct: total > 0 ? Math.floor((100 * done) / total) : empty };
+  return {
+    elapsed,
+    rate,
+    eta: rate > 0 ? (total - done) / rate : Number.NaN,
+    pct: total > 0 ? Math.floor((100 * done) / total) : empty,
+  };
 }
 
 export function progress(label: string, unit: string, options: ProgressOptions = {}): ProgressSink {
@@ -38,7 +43,10 @@ export function progress(label: string, unit: string, options: ProgressOptions =
   let last = { done: 0, total: 0 };
   const line = (done: number, total: number) => {
     const { elapsed, rate, eta, pct } = measure(done, total, (now() - start) / 1000, 100);
-    return { pct, text: `${done}/${total} ${unit} ${rate.toFixed(0)} ${unit}/s, elapsed ${formatDuration(elapsed)}, ETA ${formatDuration(eta)}` };
+    return {
+      pct,
+      text: `${done}/${total} ${unit} ${rate.toFixed(0)} ${unit}/s, elapsed ${formatDuration(elapsed)}, ETA ${formatDuration(eta)}`,
+    };
   };
   const sink = ((done: number, total: number) => {
     last = { done, total };
@@ -46,7 +54,9 @@ export function progress(label: string, unit: string, options: ProgressOptions =
     if (tty) {
       const width = 24;
       const filled = Math.round((width * pct) / 100);
-      stream.write(`\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${text}\x1b[K`);
+      stream.write(
+        `\r${label} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${String(pct).padStart(3)}% ${text}\x1b[K`,
+      );
     } else if (now() - lastLog >= logEvery) {
       lastLog = now();
       stream.write(`${label}: ${pct}% ${text}\n`);
@@ -64,12 +74,17 @@ export function progress(label: string, unit: string, options: ProgressOptions =
  * Progress for work that runs side by side (steps on several worker threads): on a terminal one
  * line shows every running task; otherwise each task logs on its own, like `progress`.
  */
-export function progressBoard(options: ProgressOptions = {}): { task(label: string, unit: string): ProgressSink } {
+export function progressBoard(options: ProgressOptions = {}): {
+  task(label: string, unit: string): ProgressSink;
+} {
   const stream = options.stream ?? process.stderr;
   const now = options.now ?? Date.now;
   const tty = Boolean(stream.isTTY) && !process.env.CI;
   if (!tty) return { task: (label, unit) => progress(label, unit, options) };
-  const active = new Map<number, { label: string; unit: string; start: number; done: number; total: number }>();
+  const active = new Map<
+    number,
+    { label: string; unit: string; start: number; done: number; total: number }
+  >();
   let nextId = 0;
   const render = () => {
     const parts = [...active.values()].map((t) => {
@@ -93,7 +108,9 @@ export function progressBoard(options: ProgressOptions = {}): { task(label: stri
       sink.finish = (note?: string) => {
         active.delete(id);
         const { elapsed, rate } = measure(t.total, t.total, (now() - t.start) / 1000, 100);
-        stream.write(`\r${label}: done, ${t.total}/${t.total} ${unit} ${rate.toFixed(0)} ${unit}/s, elapsed ${formatDuration(elapsed)}${note ? ` — ${note}` : ''}\x1b[K\n`);
+        stream.write(
+          `\r${label}: done, ${t.total}/${t.total} ${unit} ${rate.toFixed(0)} ${unit}/s, elapsed ${formatDuration(elapsed)}${note ? ` — ${note}` : ''}\x1b[K\n`,
+        );
         if (active.size) render();
       };
       return sink;

@@ -1,12 +1,23 @@
 import type { ResultCell, Results } from '@fa-robust/metrics';
 import type { AuditVerdict } from './verdict.js';
 
-const pct = (x: number | null | undefined) => (x == null || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`);
+const pct = (x: number | null | undefined) =>
+  x == null || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`;
 const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
-const ATTACK_NAMES: Record<string, string> = { fgsm: 'FGSM', bim: 'BIM', mifgsm: 'MI-FGSM', square: 'Square', spsa: 'SPSA', none: 'clean' };
+const ATTACK_NAMES: Record<string, string> = {
+  fgsm: 'FGSM',
+  bim: 'BIM',
+  mifgsm: 'MI-FGSM',
+  square: 'Square',
+  spsa: 'SPSA',
+  none: 'clean',
+};
 const DATASET_NAMES: Record<string, string> = { mnist: 'MNIST', cifar10: 'CIFAR-10' };
 
-function cell(results: Results, q: Partial<ResultCell> & { epsilon: number }): ResultCell | undefined {
+function cell(
+  results: Results,
+  q: Partial<ResultCell> & { epsilon: number },
+): ResultCell | undefined {
   return results.cells.find(
     (c) =>
       c.dataset === q.dataset &&
@@ -30,7 +41,11 @@ export function checkClaims(results: Results, attacks: string[], epsilons: numbe
   const eMax = Math.max(...epsilons);
   const eMid = epsilons.filter((e) => e > 0 && e < 0.5);
   const worstOver = (dataset: string, model: string, source: string, eps: number[]) => {
-    const accs = attacks.flatMap((a) => eps.map((e) => cell(results, { dataset, model, attack: a, source, epsilon: e })?.accuracy ?? null));
+    const accs = attacks.flatMap((a) =>
+      eps.map(
+        (e) => cell(results, { dataset, model, attack: a, source, epsilon: e })?.accuracy ?? null,
+      ),
+    );
     const ok = accs.filter((v): v is number => v != null);
     return ok.length ? Math.min(...ok) : null;
   };
@@ -39,7 +54,8 @@ export function checkClaims(results: Results, attacks: string[], epsilons: numbe
     const faMin = worstOver('mnist', 'fa', 'own', epsilons);
     const bpMax = worstOver('mnist', 'bp', 'own', [eMax]);
     checks.push({
-      claim: 'MNIST: FA keeps ~97-98% accuracy for every eps in [0, 1] under FGSM, BIM and MI-FGSM through its own backward path',
+      claim:
+        'MNIST: FA keeps ~97-98% accuracy for every eps in [0, 1] under FGSM, BIM and MI-FGSM through its own backward path',
       ours: `FA's lowest accuracy over all attacks and eps: ${pct(faMin)}`,
       holds: faMin == null ? null : faMin >= 0.9,
     });
@@ -68,7 +84,13 @@ export function checkClaims(results: Results, attacks: string[], epsilons: numbe
       return { e, fa, bp, gap: fa != null && bp != null ? fa - bp : null };
     });
     const fa = worstOver('cifar10', 'fa', 'own', [eMax]);
-    const cleanFa = cell(results, { dataset: 'cifar10', model: 'fa', attack: 'none', source: 'none', epsilon: 0 })?.accuracy;
+    const cleanFa = cell(results, {
+      dataset: 'cifar10',
+      model: 'fa',
+      attack: 'none',
+      source: 'none',
+      epsilon: 0,
+    })?.accuracy;
     const known = gaps.filter((g) => g.gap != null);
     checks.push({
       claim: 'CIFAR-10: FA degrades too under its own-gradient attacks',
@@ -77,41 +99,68 @@ export function checkClaims(results: Results, attacks: string[], epsilons: numbe
     });
     checks.push({
       claim: 'CIFAR-10: FA degrades more slowly than BP, the gap largest for eps < 0.5',
-      ours: known.length ? known.map((g) => `eps ${g.e}: FA ${pct(g.fa)} vs BP ${pct(g.bp)}`).join('; ') : 'no eps in (0, 0.5) measured',
+      ours: known.length
+        ? known.map((g) => `eps ${g.e}: FA ${pct(g.fa)} vs BP ${pct(g.bp)}`).join('; ')
+        : 'no eps in (0, 0.5) measured',
       holds: known.length ? known.every((g) => g.gap! > 0) : null,
     });
     const bpOnFa = worstOver('cifar10', 'bp', 'transfer:fa', [eMax]);
     const faOnBp = worstOver('cifar10', 'fa', 'transfer:bp', [eMax]);
-    const cleanBp = cell(results, { dataset: 'cifar10', model: 'bp', attack: 'none', source: 'none', epsilon: 0 })?.accuracy;
+    const cleanBp = cell(results, {
+      dataset: 'cifar10',
+      model: 'bp',
+      attack: 'none',
+      source: 'none',
+      epsilon: 0,
+    })?.accuracy;
     checks.push({
       claim: 'CIFAR-10: adversarial examples transfer both ways',
       ours: `at eps ${eMax}: BP on FA's examples ${pct(bpOnFa)} (clean ${pct(cleanBp)}), FA on BP's examples ${pct(faOnBp)} (clean ${pct(cleanFa)})`,
       holds:
-        bpOnFa == null || faOnBp == null || cleanBp == null || cleanFa == null ? null : bpOnFa < cleanBp - 0.05 && faOnBp < cleanFa - 0.05,
+        bpOnFa == null || faOnBp == null || cleanBp == null || cleanFa == null
+          ? null
+          : bpOnFa < cleanBp - 0.05 && faOnBp < cleanFa - 0.05,
     });
   }
   return checks;
 }
 
-function accuracyTable(results: Results, dataset: string, attacks: string[], epsilons: number[]): string {
+function accuracyTable(
+  results: Results,
+  dataset: string,
+  attacks: string[],
+  epsilons: number[],
+): string {
   const series: { label: string; model: string; source: string }[] = [
     { label: 'BP (own gradient)', model: 'bp', source: 'own' },
     { label: 'FA (own = feedback path)', model: 'fa', source: 'own' },
     { label: 'FA (true gradient)', model: 'fa', source: 'true' },
-    { label: 'BP on FA\'s examples', model: 'bp', source: 'transfer:fa' },
-    { label: 'FA on BP\'s examples', model: 'fa', source: 'transfer:bp' },
+    { label: "BP on FA's examples", model: 'bp', source: 'transfer:fa' },
+    { label: "FA on BP's examples", model: 'fa', source: 'transfer:bp' },
     { label: 'FA on BP-surrogate examples', model: 'fa', source: 'transfer:bp-surrogate' },
     { label: 'BP on BP-surrogate examples', model: 'bp', source: 'transfer:bp-surrogate' },
   ];
   const lines: string[] = [];
   for (const attack of attacks) {
     const rows = series
-      .map((s) => ({ s, values: epsilons.map((e) => cell(results, { dataset, model: s.model, attack, source: s.source, epsilon: e })) }))
+      .map((s) => ({
+        s,
+        values: epsilons.map((e) =>
+          cell(results, { dataset, model: s.model, attack, source: s.source, epsilon: e }),
+        ),
+      }))
       .filter((r) => r.values.some((v) => v != null));
     if (!rows.length) continue;
-    lines.push(`**${ATTACK_NAMES[attack] ?? attack}** — accuracy on ${rows[0]!.values.find((v) => v)?.n ?? '?'} test images`, '');
-    lines.push(`| | ${epsilons.map((e) => `eps ${e}`).join(' | ')} |`, `|---|${epsilons.map(() => '---').join('|')}|`);
-    for (const r of rows) lines.push(`| ${r.s.label} | ${r.values.map((v) => pct(v?.accuracy)).join(' | ')} |`);
+    lines.push(
+      `**${ATTACK_NAMES[attack] ?? attack}** — accuracy on ${rows[0]!.values.find((v) => v)?.n ?? '?'} test images`,
+      '',
+    );
+    lines.push(
+      `| | ${epsilons.map((e) => `eps ${e}`).join(' | ')} |`,
+      `|---|${epsilons.map(() => '---').join('|')}|`,
+    );
+    for (const r of rows)
+      lines.push(`| ${r.s.label} | ${r.values.map((v) => pct(v?.accuracy)).join(' | ')} |`);
     lines.push('');
   }
   return lines.join('\n');
@@ -125,9 +174,19 @@ export interface ReportMeta {
 }
 
 export function renderReport(results: Results, verdicts: AuditVerdict[], meta: ReportMeta): string {
-  const cfg = results.config as Record<string, unknown> & { attacks?: { names?: string[]; epsilons?: number[]; variant?: string; iterations?: number; mu?: number } };
+  const cfg = results.config as Record<string, unknown> & {
+    attacks?: {
+      names?: string[];
+      epsilons?: number[];
+      variant?: string;
+      iterations?: number;
+      mu?: number;
+    };
+  };
   const attacks = cfg.attacks?.names ?? ['fgsm', 'bim', 'mifgsm'];
-  const epsilons = cfg.attacks?.epsilons ?? [...new Set(results.cells.map((c) => c.epsilon))].sort((a, b) => a - b);
+  const epsilons =
+    cfg.attacks?.epsilons ??
+    [...new Set(results.cells.map((c) => c.epsilon))].sort((a, b) => a - b);
   const out: string[] = [];
   out.push(
     '# On the Adversarial Robustness of Neural Networks without Weight Transport — reproduction and audit',
@@ -138,20 +197,38 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
       `${cfg.attacks?.iterations ?? 10} iterations, mu ${cfg.attacks?.mu ?? 0.8}).`,
     '',
   );
-  if (meta.datasetNotes.length) out.push('Data:', '', ...meta.datasetNotes.map((n) => `- ${n}`), '');
-  out.push('## Models', '', '| dataset | model | method | clean accuracy | notes |', '|---|---|---|---|---|');
+  if (meta.datasetNotes.length)
+    out.push('Data:', '', ...meta.datasetNotes.map((n) => `- ${n}`), '');
+  out.push(
+    '## Models',
+    '',
+    '| dataset | model | method | clean accuracy | notes |',
+    '|---|---|---|---|---|',
+  );
   for (const m of results.models) {
     const p = (m.params ?? {}) as Record<string, unknown>;
     out.push(
       `| ${DATASET_NAMES[m.dataset] ?? m.dataset} | ${m.id} | ${m.method.toUpperCase()} | ${pct(m.cleanAccuracy)} | ` +
-        `${[p.trainImages != null ? `${p.trainImages} train images` : '', p.epochs != null ? `${p.epochs} epochs` : '', m.seed != null ? `seed ${m.seed}` : '']
+        `${[
+          p.trainImages != null ? `${p.trainImages} train images` : '',
+          p.epochs != null ? `${p.epochs} epochs` : '',
+          m.seed != null ? `seed ${m.seed}` : '',
+        ]
           .filter(Boolean)
           .join(', ')} |`,
     );
   }
-  out.push('', "## The paper's claims and our numbers", '', '| claim (Akrout 2019) | ours | agrees |', '|---|---|---|');
+  out.push(
+    '',
+    "## The paper's claims and our numbers",
+    '',
+    '| claim (Akrout 2019) | ours | agrees |',
+    '|---|---|---|',
+  );
   for (const c of checkClaims(results, attacks, epsilons)) {
-    out.push(`| ${c.claim} | ${c.ours} | ${c.holds == null ? 'n/a' : c.holds ? 'yes' : '**no**'} |`);
+    out.push(
+      `| ${c.claim} | ${c.ours} | ${c.holds == null ? 'n/a' : c.holds ? 'yes' : '**no**'} |`,
+    );
   }
   const over = new Map<string, { eps: number; linf: number; outOfBounds: number }>();
   for (const c of results.cells) {
@@ -163,7 +240,11 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
     }
   }
   if (over.size) {
-    out.push('', '**Perturbation actually reached.** Not every update rule stays inside its eps-ball:', '');
+    out.push(
+      '',
+      '**Perturbation actually reached.** Not every update rule stays inside its eps-ball:',
+      '',
+    );
     for (const [k, v] of over) {
       out.push(
         `- ${k} reaches L∞ up to ${v.linf.toFixed(2)} at eps ${v.eps}${v.outOfBounds ? `, with ${v.outOfBounds} examples outside [0, 1]` : ''}. ` +
@@ -175,16 +256,24 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
   }
   out.push('', '## The audit: is FA robust, or is its backward path a poor guide?', '');
   out.push(
-    "The paper attacks each network through its own backward path; for FA that path uses the feedback matrices, not W^T, so the attacker follows an approximate gradient. " +
-      "The forward function of an FA network is an ordinary differentiable function: an attacker can use its true gradient (white-box through the BP twin), " +
+    'The paper attacks each network through its own backward path; for FA that path uses the feedback matrices, not W^T, so the attacker follows an approximate gradient. ' +
+      'The forward function of an FA network is an ordinary differentiable function: an attacker can use its true gradient (white-box through the BP twin), ' +
       'need no gradient at all (gradient-free attack), or transfer examples from an independently trained BP network. ' +
       'If any of these does significantly better than the own-gradient attack, the apparent robustness is gradient masking.',
     '',
   );
   for (const v of verdicts) {
-    out.push(`### ${DATASET_NAMES[v.dataset] ?? v.dataset}: **${v.verdict}**`, '', `${v.summary}.`, '');
+    out.push(
+      `### ${DATASET_NAMES[v.dataset] ?? v.dataset}: **${v.verdict}**`,
+      '',
+      `${v.summary}.`,
+      '',
+    );
     if (v.rows.length) {
-      out.push('| eps | own backward path | true gradient | gradient-free | BP-surrogate transfer | strongest check | gap |', '|---|---|---|---|---|---|---|');
+      out.push(
+        '| eps | own backward path | true gradient | gradient-free | BP-surrogate transfer | strongest check | gap |',
+        '|---|---|---|---|---|---|---|',
+      );
       for (const r of v.rows) {
         const f = (x: { accuracy: number; interval: [number, number] } | null) =>
           x ? `${pct(x.accuracy)} [${pct(x.interval[0])}, ${pct(x.interval[1])}]` : '—';
@@ -192,7 +281,11 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
           `| ${r.epsilon} | ${f(r.own)} | ${f(r.trueGradient)} | ${f(r.gradientFree)} | ${f(r.surrogate)} | ${r.strongest?.check ?? '—'} | ${r.gap == null ? '—' : `${(100 * r.gap).toFixed(1)} pts${r.significant ? ' (significant)' : ''}`} |`,
         );
       }
-      out.push('', 'Accuracies are the worst over FGSM, BIM and MI-FGSM for gradient attacks, with Wilson 95% intervals.', '');
+      out.push(
+        '',
+        'Accuracies are the worst over FGSM, BIM and MI-FGSM for gradient attacks, with Wilson 95% intervals.',
+        '',
+      );
     }
     const al = results.alignment?.find((a) => a.dataset === v.dataset && a.model === v.model);
     if (al) {
@@ -205,15 +298,29 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
   }
   const datasets = [...new Set(results.models.map((m) => m.dataset))];
   out.push('## All numbers', '');
-  for (const d of datasets) out.push(`### ${DATASET_NAMES[d] ?? d}`, '', accuracyTable(results, d, attacks, epsilons));
+  for (const d of datasets)
+    out.push(`### ${DATASET_NAMES[d] ?? d}`, '', accuracyTable(results, d, attacks, epsilons));
   const extra = results.cells.filter((c) => c.attack === 'square' || c.attack === 'spsa');
   if (extra.length) {
-    out.push('Gradient-free attacks:', '', '| dataset | model | attack | eps | n | accuracy |', '|---|---|---|---|---|---|');
-    for (const c of extra) out.push(`| ${c.dataset} | ${c.model} | ${ATTACK_NAMES[c.attack] ?? c.attack} | ${c.epsilon} | ${c.n} | ${pct(c.accuracy)} |`);
+    out.push(
+      'Gradient-free attacks:',
+      '',
+      '| dataset | model | attack | eps | n | accuracy |',
+      '|---|---|---|---|---|---|',
+    );
+    for (const c of extra)
+      out.push(
+        `| ${c.dataset} | ${c.model} | ${ATTACK_NAMES[c.attack] ?? c.attack} | ${c.epsilon} | ${c.n} | ${pct(c.accuracy)} |`,
+      );
     out.push('');
   }
   if (meta.figures.length) {
-    out.push('## Figures', '', ...meta.figures.filter((f) => f.endsWith('.png')).map((f) => `![${f}](${f})`), '');
+    out.push(
+      '## Figures',
+      '',
+      ...meta.figures.filter((f) => f.endsWith('.png')).map((f) => `![${f}](${f})`),
+      '',
+    );
   }
   out.push(
     '## How to rerun',

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type BackendInfo, fileSystem, setupBackend } from '@fa-robust/backend';
 import { loadCifar10, loadMnist, MissingDataError, type Split, take } from '@fa-robust/datasets';
 import {
@@ -22,13 +22,23 @@ import {
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { DatasetName, Method, ReproConfig } from './config.js';
-import type { WorkerJob } from './worker.js';
 import { forEachConcurrent, WorkerPool } from './pool.js';
 import { formatDuration, progressBoard } from './progress.js';
 import { renderReport } from './report.js';
+import {
+  type AttackStepSpec,
+  attackStep,
+  maskFrom,
+  predictLabels,
+  type StoredStep,
+  stepContext,
+  type TrainSpec,
+  tag,
+  trainModel,
+} from './steps.js';
 import { CellStore, hash, writeFileAtomic } from './store.js';
-import { attackStep, type AttackStepSpec, maskFrom, predictLabels, type StoredStep, stepContext, type TrainSpec, tag, trainModel } from './steps.js';
 import { type AuditVerdict, auditVerdict } from './verdict.js';
+import type { WorkerJob } from './worker.js';
 
 export interface RunOptions {
   /** How the run was started, for the report's "how to rerun". */
@@ -55,15 +65,19 @@ interface ModelSpec {
   seed: number;
 }
 
-
 const LOADERS = { mnist: loadMnist, cifar10: loadCifar10 } as const;
 const require = createRequire(import.meta.url);
 
 function versions(): Record<string, string> {
-  const out: Record<string, string> = { node: process.versions.node, '@tensorflow/tfjs-core': tf.version_core };
+  const out: Record<string, string> = {
+    node: process.versions.node,
+    '@tensorflow/tfjs-core': tf.version_core,
+  };
   for (const p of ['backend', 'fa-layers', 'attacks', 'datasets', 'metrics']) {
     try {
-      out[`@fa-robust/${p}`] = (require(`@fa-robust/${p}/package.json`) as { version: string }).version;
+      out[`@fa-robust/${p}`] = (
+        require(`@fa-robust/${p}/package.json`) as { version: string }
+      ).version;
     } catch {
       // not resolvable: leave it out
     }
@@ -124,11 +138,19 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
   let nWorkers = resolveWorkers(config.workers, backend.name);
   const script = nWorkers > 1 ? workerScript() : null;
   if (nWorkers > 1 && !script) {
-    log(`workers: ${nWorkers} asked for, but no built worker script was found next to ${fileURLToPath(import.meta.url)}; running in the main thread`);
+    log(
+      `workers: ${nWorkers} asked for, but no built worker script was found next to ${fileURLToPath(import.meta.url)}; running in the main thread`,
+    );
     nWorkers = 1;
   }
-  const pool = script ? new WorkerPool<WorkerJob>(script, nWorkers, { backend: backend.name }) : null;
-  log(pool ? `workers: ${pool.size} threads, each with its own tfjs (${backend.name})` : 'workers: none, all work in the main thread');
+  const pool = script
+    ? new WorkerPool<WorkerJob>(script, nWorkers, { backend: backend.name })
+    : null;
+  log(
+    pool
+      ? `workers: ${pool.size} threads, each with its own tfjs (${backend.name})`
+      : 'workers: none, all work in the main thread',
+  );
   const stopPool = () => void pool?.close();
   options.signal?.addEventListener('abort', stopPool, { once: true });
   try {
@@ -146,7 +168,13 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
 async function study(
   config: ReproConfig,
   options: RunOptions,
-  env: { log: (line: string) => void; started: number; outDir: string; backend: BackendInfo; pool: WorkerPool<WorkerJob> | null },
+  env: {
+    log: (line: string) => void;
+    started: number;
+    outDir: string;
+    backend: BackendInfo;
+    pool: WorkerPool<WorkerJob> | null;
+  },
 ): Promise<RunOutput> {
   const { log, started, outDir, backend, pool } = env;
   const board = progressBoard();
@@ -162,7 +190,8 @@ async function study(
   const datasetNotes: string[] = [];
   let computed = 0;
   let reused = 0;
-  const variant: 'standard' | 'paper' = config.attacks.variant === 'canonical' ? 'standard' : 'paper';
+  const variant: 'standard' | 'paper' =
+    config.attacks.variant === 'canonical' ? 'standard' : 'paper';
 
   const collect = (value: StoredStep) => {
     for (const c of value.cells) {
@@ -180,13 +209,20 @@ async function study(
     const testSize = config.testSize ?? undefined;
     try {
       const loaded = await LOADERS[dataset]({
-        ...(config.dataDir ? { dataDir: resolve(options.cwd ?? process.cwd(), config.dataDir) } : {}),
+        ...(config.dataDir
+          ? { dataDir: resolve(options.cwd ?? process.cwd(), config.dataDir) }
+          : {}),
         download: config.download,
-        limit: { ...(trainSize ? { train: trainSize } : {}), ...(testSize ? { test: testSize } : {}) },
+        limit: {
+          ...(trainSize ? { train: trainSize } : {}),
+          ...(testSize ? { test: testSize } : {}),
+        },
         signal: options.signal,
       });
       data = loaded as unknown as { train: Split; test: Split };
-      const where = [...new Set(loaded.sources.map((s) => `${s.from} ${dirname(s.path)}`))].join(', ');
+      const where = [...new Set(loaded.sources.map((s) => `${s.from} ${dirname(s.path)}`))].join(
+        ', ',
+      );
       const note = `${dataset}: ${data.train?.shape[0] ?? 0} training and ${data.test.shape[0]} test images, from ${where}, checksums verified`;
       datasetNotes.push(note);
       log(note);
@@ -207,10 +243,17 @@ async function study(
       { id: 'bp', method: 'bp', seed: config.seed },
       { id: 'fa', method: 'fa', seed: config.seed },
     ];
-    if (config.audit.enabled && config.audit.surrogate) specs.push({ id: 'bp-surrogate', method: 'bp', seed: config.seed + 1000 });
+    if (config.audit.enabled && config.audit.surrogate)
+      specs.push({ id: 'bp-surrogate', method: 'bp', seed: config.seed + 1000 });
     const trained: Record<string, tfl.LayersModel> = {};
     const modelDirs: Record<string, string> = {};
-    const trainCfg = { size: config.train.size, epochs: config.train.epochs[dataset], batchSize: config.train.batchSize, optimizer: config.train.optimizer, learningRate: config.train.learningRate };
+    const trainCfg = {
+      size: config.train.size,
+      epochs: config.train.epochs[dataset],
+      batchSize: config.train.batchSize,
+      optimizer: config.train.optimizer,
+      learningRate: config.train.learningRate,
+    };
     const trainSeconds: Record<string, number> = {};
     const toTrain: { spec: TrainSpec; dir: string }[] = [];
     for (const spec of specs) {
@@ -223,7 +266,10 @@ async function study(
       } else {
         if (!data.train) throw new Error(`${dataset}: no training data to train ${spec.id}`);
         const { size: _size, ...rest } = trainCfg;
-        toTrain.push({ spec: { dataset, id: spec.id, method: spec.method, seed: spec.seed, ...rest }, dir });
+        toTrain.push({
+          spec: { dataset, id: spec.id, method: spec.method, seed: spec.seed, ...rest },
+          dir,
+        });
       }
     }
     if (toTrain.length) {
@@ -232,11 +278,18 @@ async function study(
       await forEachConcurrent(toTrain, pool?.size ?? 1, async ({ spec, dir }) => {
         const bar = board.task(`train ${dataset}/${spec.id}`, 'img');
         if (pool) {
-          const r = await pool.run<{ seconds: number }>({ type: 'train', spec, data: shared, dir }, { onProgress: bar, onLog: log });
+          const r = await pool.run<{ seconds: number }>(
+            { type: 'train', spec, data: shared, dir },
+            { onProgress: bar, onLog: log },
+          );
           trainSeconds[spec.id] = r.seconds;
           trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
         } else {
-          const r = await trainModel(spec, trainData, dir, { onProgress: bar, log, ...(options.signal ? { signal: options.signal } : {}) });
+          const r = await trainModel(spec, trainData, dir, {
+            onProgress: bar,
+            log,
+            ...(options.signal ? { signal: options.signal } : {}),
+          });
           trainSeconds[spec.id] = r.seconds;
           trained[spec.id] = r.model;
         }
@@ -252,13 +305,21 @@ async function study(
         label: spec.id === 'bp-surrogate' ? 'BP surrogate' : spec.method.toUpperCase(),
         architecture: `LeNet-5 (${dataset})`,
         seed: spec.seed,
-        params: { trainImages: data.train?.shape[0] ?? null, ...trainCfg, ...(seconds != null ? { trainSeconds: Math.round(seconds) } : {}), path: modelDirs[spec.id]! },
+        params: {
+          trainImages: data.train?.shape[0] ?? null,
+          ...trainCfg,
+          ...(seconds != null ? { trainSeconds: Math.round(seconds) } : {}),
+          path: modelDirs[spec.id]!,
+        },
       });
     }
 
     // helpers over the test set, in batches
     const bs = config.attacks.batchSize;
-    const forBatches = async (n: number, f: (x: tf.Tensor4D, y: Int32Array, start: number) => Promise<void>) => {
+    const forBatches = async (
+      n: number,
+      f: (x: tf.Tensor4D, y: Int32Array, start: number) => Promise<void>,
+    ) => {
       for (let start = 0; start < n; start += bs) {
         options.signal?.throwIfAborted();
         const part = take(test, Math.min(bs, n - start), start);
@@ -280,10 +341,21 @@ async function study(
         for (let i = 0; i < p.length; i++) correct[start + i] = p[i] === y[i] ? 1 : 0;
       });
       clean[id] = correct;
-      const c = resultCell({ dataset, model: id, attack: 'none', epsilon: 0, source: 'none', cleanCorrect: correct, adversarialCorrect: correct });
+      const c = resultCell({
+        dataset,
+        model: id,
+        attack: 'none',
+        epsilon: 0,
+        source: 'none',
+        cleanCorrect: correct,
+        adversarialCorrect: correct,
+      });
       cells.push(c);
-      models.find((m) => m.dataset === dataset && m.id === id)!.cleanAccuracy = c.accuracy ?? undefined;
-      log(`${dataset}/${id}: clean accuracy ${(100 * (c.accuracy ?? 0)).toFixed(2)}% on ${nTest} test images`);
+      models.find((m) => m.dataset === dataset && m.id === id)!.cleanAccuracy =
+        c.accuracy ?? undefined;
+      log(
+        `${dataset}/${id}: clean accuracy ${(100 * (c.accuracy ?? 0)).toFixed(2)}% on ${nTest} test images`,
+      );
     }
 
     const attackParams = (name: string, eps: number) => ({
@@ -303,7 +375,12 @@ async function study(
     const plan: { key: string; label: string; spec: AttackStepSpec }[] = [];
     const dataKey = { dataset, train: trainCfg, testSize: config.testSize, seed: config.seed };
     // the audit compares against the own-gradient attack, so that runs at every audit eps too
-    const paperEpsilons = [...new Set([...config.attacks.epsilons, ...(config.audit.enabled ? config.audit.epsilons : [])])].sort((a, b) => a - b);
+    const paperEpsilons = [
+      ...new Set([
+        ...config.attacks.epsilons,
+        ...(config.audit.enabled ? config.audit.epsilons : []),
+      ]),
+    ].sort((a, b) => a - b);
     for (const name of config.attacks.names) {
       for (const eps of paperEpsilons) {
         for (const [source, other] of [
@@ -314,14 +391,31 @@ async function study(
           plan.push({
             key: `${dataset}/${name}/${variant}/eps=${eps}/own-gradient-of=${source}/${hash({ dataKey, params, bs }).slice(0, 12)}`,
             label: `${dataset} ${name} eps=${eps} on ${source} (and transferred to ${other})`,
-            spec: { attack: name, eps, source, gradientTag: 'own', targets: [other], n: nTest, params, options: attackOptions(name, eps) },
+            spec: {
+              attack: name,
+              eps,
+              source,
+              gradientTag: 'own',
+              targets: [other],
+              n: nTest,
+              params,
+              options: attackOptions(name, eps),
+            },
           });
         }
       }
     }
 
     // 4. the audit: true gradient, gradient-free, BP surrogate, gradient alignment
-    const ctx = stepContext({ dataset, test, labels, models: trained, clean, batchSize: bs, seed: config.seed });
+    const ctx = stepContext({
+      dataset,
+      test,
+      labels,
+      models: trained,
+      clean,
+      batchSize: bs,
+      seed: config.seed,
+    });
     if (config.audit.enabled) {
       for (const name of config.attacks.names) {
         for (const eps of config.audit.epsilons) {
@@ -330,13 +424,32 @@ async function study(
             key: `${dataset}/${name}/${variant}/eps=${eps}/true-gradient-of=fa/${hash({ dataKey, params, bs }).slice(0, 12)}`,
             label: `${dataset} ${name} eps=${eps} on fa with its true gradient`,
             // The attack's target is the FA model; only the gradient comes from its twin.
-            spec: { attack: name, eps, source: 'fa', gradientTag: 'true', trueGradient: true, targets: [], n: nTest, params, options: attackOptions(name, eps) },
+            spec: {
+              attack: name,
+              eps,
+              source: 'fa',
+              gradientTag: 'true',
+              trueGradient: true,
+              targets: [],
+              n: nTest,
+              params,
+              options: attackOptions(name, eps),
+            },
           });
           if (trained['bp-surrogate']) {
             plan.push({
               key: `${dataset}/${name}/${variant}/eps=${eps}/own-gradient-of=bp-surrogate/${hash({ dataKey, params, bs }).slice(0, 12)}`,
               label: `${dataset} ${name} eps=${eps} on the BP surrogate, transferred to fa and bp`,
-              spec: { attack: name, eps, source: 'bp-surrogate', gradientTag: 'own', targets: ['fa', 'bp'], n: nTest, params, options: attackOptions(name, eps) },
+              spec: {
+                attack: name,
+                eps,
+                source: 'bp-surrogate',
+                gradientTag: 'own',
+                targets: ['fa', 'bp'],
+                n: nTest,
+                params,
+                options: attackOptions(name, eps),
+              },
             });
           }
         }
@@ -346,11 +459,25 @@ async function study(
         const nGf = Math.min(config.audit.gradientFreeSize ?? nTest, nTest);
         for (const eps of config.audit.epsilons) {
           for (const id of ['fa', 'bp']) {
-            const params = { epsilon: eps, steps: config.audit.gradientFreeBudget, seed: config.seed, variant: 'standard' };
+            const params = {
+              epsilon: eps,
+              steps: config.audit.gradientFreeBudget,
+              seed: config.seed,
+              variant: 'standard',
+            };
             plan.push({
               key: `${dataset}/${gf}/eps=${eps}/model=${id}/${hash({ dataKey, params, nGf, bs }).slice(0, 12)}`,
               label: `${dataset} ${gf} eps=${eps} on ${id} (gradient-free, ${nGf} images)`,
-              spec: { attack: gf, eps, source: id, gradientTag: 'none', targets: [], n: nGf, params, options: { steps: config.audit.gradientFreeBudget } },
+              spec: {
+                attack: gf,
+                eps,
+                source: id,
+                gradientTag: 'none',
+                targets: [],
+                n: nGf,
+                params,
+                options: { steps: config.audit.gradientFreeBudget },
+              },
             });
           }
         }
@@ -363,20 +490,38 @@ async function study(
     let done = 0;
     // the time left is estimated from the work left, in gradient evaluations per image, not
     // from the count of steps (an FGSM step costs a tenth of a BIM one)
-    const costLeft = plan.filter((item) => !store.has(item.key)).reduce((sum, item) => sum + stepCost(item.spec), 0);
+    const costLeft = plan
+      .filter((item) => !store.has(item.key))
+      .reduce((sum, item) => sum + stepCost(item.spec), 0);
     let costDone = 0;
     const outputs: StoredStep[] = new Array(plan.length);
     if (pool && plan.some((item) => !store.has(item.key))) {
       const sharedTest = shareSplit(test);
-      await pool.broadcast({ type: 'context', context: { dataset, test: sharedTest, models: modelDirs, clean, batchSize: bs, seed: config.seed } });
+      await pool.broadcast({
+        type: 'context',
+        context: {
+          dataset,
+          test: sharedTest,
+          models: modelDirs,
+          clean,
+          batchSize: bs,
+          seed: config.seed,
+        },
+      });
     }
     await forEachConcurrent(plan, pool?.size ?? 1, async (item, i) => {
       options.signal?.throwIfAborted();
       const { value, cached } = await store.getOrCompute(item.key, async () => {
         // eps = 0 needs no attack (the clean images are the answer): no progress to show
         const bar = item.spec.eps > 0 ? board.task(item.label, 'img') : undefined;
-        const hooks = { ...(bar ? { onProgress: bar } : {}), ...(options.signal ? { signal: options.signal } : {}) };
-        const out = pool && item.spec.eps > 0 ? await pool.run<StoredStep>({ type: 'attack', spec: item.spec }, hooks) : await attackStep(ctx, item.spec, hooks);
+        const hooks = {
+          ...(bar ? { onProgress: bar } : {}),
+          ...(options.signal ? { signal: options.signal } : {}),
+        };
+        const out =
+          pool && item.spec.eps > 0
+            ? await pool.run<StoredStep>({ type: 'attack', spec: item.spec }, hooks)
+            : await attackStep(ctx, item.spec, hooks);
         bar?.finish();
         return out;
       });
@@ -387,7 +532,9 @@ async function study(
         computed++;
         costDone += stepCost(item.spec);
         const rate = (performance.now() - overall) / 1000 / Math.max(costDone, 1);
-        log(`[${done}/${plan.length}] ${item.label}: done; about ${formatDuration(rate * (costLeft - costDone))} left for ${dataset}`);
+        log(
+          `[${done}/${plan.length}] ${item.label}: done; about ${formatDuration(rate * (costLeft - costDone))} left for ${dataset}`,
+        );
       }
     });
     for (const value of outputs) collect(value);
@@ -403,7 +550,9 @@ async function study(
         const grad = (m: tfl.LayersModel, x: tf.Tensor, y: Int32Array) => {
           const g = tf.tidy(() => {
             const oneHot = tf.oneHot(tf.tensor1d(y, 'int32'), 10);
-            return tf.grad((xi: tf.Tensor) => tf.losses.softmaxCrossEntropy(oneHot, m.apply(xi) as tf.Tensor))(x);
+            return tf.grad((xi: tf.Tensor) =>
+              tf.losses.softmaxCrossEntropy(oneHot, m.apply(xi) as tf.Tensor),
+            )(x);
           });
           // read outside the tidy: a typed array returned from tf.tidy is walked element by element
           const values = g.dataSync() as Float32Array;
@@ -423,16 +572,29 @@ async function study(
           }
           return out;
         };
-        return alignmentRecord({ dataset, model: 'fa', comparison: 'own-vs-true', alignment: gradientAlignment(flat(own), flat(truth), { examples: n }) });
+        return alignmentRecord({
+          dataset,
+          model: 'fa',
+          comparison: 'own-vs-true',
+          alignment: gradientAlignment(flat(own), flat(truth), { examples: n }),
+        });
       });
       alignment.push(value);
-      log(`${dataset}/fa: feedback-path vs true input gradient, median angle ${value.angle.median?.toFixed(1)} degrees over ${value.n} images`);
+      log(
+        `${dataset}/fa: feedback-path vs true input gradient, median angle ${value.angle.median?.toFixed(1)} degrees over ${value.n} images`,
+      );
 
       // robust accuracy of FA per audit eps: correct under every attack that ran on all examples
       for (const eps of config.audit.epsilons) {
         const entries = [...masks.entries()].filter(([k]) => {
           const [d, model, attack, source, e] = k.split('|');
-          return d === dataset && model === 'fa' && attack !== 'none' && Number(e) === eps && source !== undefined;
+          return (
+            d === dataset &&
+            model === 'fa' &&
+            attack !== 'none' &&
+            Number(e) === eps &&
+            source !== undefined
+          );
         });
         const full = entries.filter(([, m]) => m.length === nTest);
         if (full.length) {
@@ -441,7 +603,9 @@ async function study(
               dataset,
               model: 'fa',
               epsilon: eps,
-              correct: Object.fromEntries(full.map(([k, m]) => [k.split('|').slice(2, 4).join('/'), m])),
+              correct: Object.fromEntries(
+                full.map(([k, m]) => [k.split('|').slice(2, 4).join('/'), m]),
+              ),
             }),
           );
         }
@@ -452,9 +616,15 @@ async function study(
   }
 
   const results = createResults({
-    title: 'On the Adversarial Robustness of Neural Networks without Weight Transport: reproduction and audit',
+    title:
+      'On the Adversarial Robustness of Neural Networks without Weight Transport: reproduction and audit',
     config: config as unknown as Results['config'],
-    environment: { backend: backend.name, versions: versions(), simd: backend.simd, platform: `${process.platform}-${process.arch}` },
+    environment: {
+      backend: backend.name,
+      versions: versions(),
+      simd: backend.simd,
+      platform: `${process.platform}-${process.arch}`,
+    },
     models,
     cells,
     ...(alignment.length ? { alignment } : {}),
@@ -463,10 +633,22 @@ async function study(
   });
   await writeResults(join(outDir, 'results.json'), results);
   await writeFileAtomic(join(outDir, 'results.csv'), toCsv(results));
-  const figureFiles = (await writeFigures(results, join(outDir, 'figures'))).map((f) => f.replace(`${outDir}/`, ''));
-  const verdicts = [...new Set(models.map((m) => m.dataset))].map((d) => auditVerdict(results, d, 'fa'));
+  const figureFiles = (await writeFigures(results, join(outDir, 'figures'))).map((f) =>
+    f.replace(`${outDir}/`, ''),
+  );
+  const verdicts = [...new Set(models.map((m) => m.dataset))].map((d) =>
+    auditVerdict(results, d, 'fa'),
+  );
   const seconds = (performance.now() - started) / 1000;
-  await writeFile(join(outDir, 'REPORT.md'), renderReport(results, verdicts, { command: options.command, seconds, figures: figureFiles, datasetNotes }));
+  await writeFile(
+    join(outDir, 'REPORT.md'),
+    renderReport(results, verdicts, {
+      command: options.command,
+      seconds,
+      figures: figureFiles,
+      datasetNotes,
+    }),
+  );
   return { outDir, results, verdicts, backend, computed, reused };
 }
 

@@ -57,7 +57,8 @@ export interface StepHooks {
 
 export const maskString = (m: Uint8Array) => Array.from(m, (v) => (v ? '1' : '0')).join('');
 export const maskFrom = (s: string) => Uint8Array.from(s, (c) => (c === '1' ? 1 : 0));
-export const tag = (c: Pick<ResultCell, 'attack' | 'source' | 'epsilon' | 'model'>) => `${c.model}|${c.attack}|${c.source}|${c.epsilon}`;
+export const tag = (c: Pick<ResultCell, 'attack' | 'source' | 'epsilon' | 'model'>) =>
+  `${c.model}|${c.attack}|${c.source}|${c.epsilon}`;
 
 export function predictLabels(model: tfl.LayersModel, x: tf.Tensor): Int32Array {
   const labels = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1));
@@ -68,14 +69,21 @@ export function predictLabels(model: tfl.LayersModel, x: tf.Tensor): Int32Array 
 }
 
 /** Runs one attack step with @fa-robust/attacks' runAttack and returns its cells. */
-export async function attackStep(ctx: StepContext, p: AttackStepSpec, hooks: StepHooks = {}): Promise<StoredStep> {
+export async function attackStep(
+  ctx: StepContext,
+  p: AttackStepSpec,
+  hooks: StepHooks = {},
+): Promise<StoredStep> {
   const started = performance.now();
   const { clean, models, labels } = ctx;
   const correctAfter: Record<string, Uint8Array> = {};
   let linf = new Float64Array(p.n);
   let l2 = new Float64Array(p.n);
   for (const id of [p.source, ...p.targets]) {
-    if (!models[id] || !clean[id]) throw new Error(`step ${p.attack} eps=${p.eps}: no model '${id}' in the ${ctx.dataset} context`);
+    if (!models[id] || !clean[id])
+      throw new Error(
+        `step ${p.attack} eps=${p.eps}: no model '${id}' in the ${ctx.dataset} context`,
+      );
   }
   if (p.eps === 0) {
     // no perturbation is allowed: the adversarial examples are the clean images
@@ -102,7 +110,8 @@ export async function attackStep(ctx: StepContext, p: AttackStepSpec, hooks: Ste
               try {
                 for (const t of p.targets) {
                   const pt = predictLabels(models[t]!, x);
-                  for (let i = 0; i < m; i++) correctAfter[t]![b.offset + i] = pt[i] === labels[b.offset + i] ? 1 : 0;
+                  for (let i = 0; i < m; i++)
+                    correctAfter[t]![b.offset + i] = pt[i] === labels[b.offset + i] ? 1 : 0;
                 }
               } finally {
                 x.dispose();
@@ -157,12 +166,21 @@ export interface TrainHooks extends StepHooks {
 }
 
 /** Trains one LeNet on `data` and saves it to `dir`. Deterministic for a given spec and backend. */
-export async function trainModel(spec: TrainSpec, data: Split, dir: string, hooks: TrainHooks = {}): Promise<{ model: tfl.LayersModel; seconds: number }> {
+export async function trainModel(
+  spec: TrainSpec,
+  data: Split,
+  dir: string,
+  hooks: TrainHooks = {},
+): Promise<{ model: tfl.LayersModel; seconds: number }> {
   const model = lenet({ dataset: spec.dataset, feedback: spec.method, seed: spec.seed });
   const n = data.shape[0];
   let seen = 0;
   const source = function* (epoch: number) {
-    for (const b of batches(data, { batchSize: spec.batchSize, shuffle: true, seed: spec.seed * 1000 + epoch })) {
+    for (const b of batches(data, {
+      batchSize: spec.batchSize,
+      shuffle: true,
+      seed: spec.seed * 1000 + epoch,
+    })) {
       yield { x: b.x, y: b.y };
       tf.dispose([b.x, b.y]);
       seen += b.y.shape[0];
@@ -176,7 +194,9 @@ export async function trainModel(spec: TrainSpec, data: Split, dir: string, hook
     seed: spec.seed,
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     onEpoch: (e) =>
-      hooks.log?.(`  ${spec.dataset}/${spec.id} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, train accuracy ${(100 * e.accuracy).toFixed(1)}%`),
+      hooks.log?.(
+        `  ${spec.dataset}/${spec.id} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, train accuracy ${(100 * e.accuracy).toFixed(1)}%`,
+      ),
   });
   if (r.aborted) {
     model.dispose();
@@ -192,7 +212,10 @@ export function stepContext(c: Omit<StepContext, 'twin'>): StepContext & { dispo
   return {
     ...c,
     twin: () => {
-      if (!c.models.fa) return Promise.reject(new Error(`${c.dataset}: the true-gradient audit needs the 'fa' model`));
+      if (!c.models.fa)
+        return Promise.reject(
+          new Error(`${c.dataset}: the true-gradient audit needs the 'fa' model`),
+        );
       twin ??= backpropTwin(c.models.fa);
       return twin;
     },

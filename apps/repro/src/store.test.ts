@@ -14,9 +14,15 @@ describe('CellStore', () => {
       calls++;
       return { accuracy: 0.5 };
     };
-    expect(await a.getOrCompute('mnist/fa/fgsm/0.1', compute)).toEqual({ value: { accuracy: 0.5 }, cached: false });
+    expect(await a.getOrCompute('mnist/fa/fgsm/0.1', compute)).toEqual({
+      value: { accuracy: 0.5 },
+      cached: false,
+    });
     const b = await CellStore.open(dir);
-    expect(await b.getOrCompute('mnist/fa/fgsm/0.1', compute)).toEqual({ value: { accuracy: 0.5 }, cached: true });
+    expect(await b.getOrCompute('mnist/fa/fgsm/0.1', compute)).toEqual({
+      value: { accuracy: 0.5 },
+      cached: true,
+    });
     expect(calls).toBe(1);
   });
 
@@ -42,7 +48,10 @@ describe('progress', () => {
   it('logs plain lines with rate and ETA when not on a terminal', () => {
     let t = 0;
     const lines: string[] = [];
-    const stream = { isTTY: false, write: (s: string) => lines.push(s) } as unknown as NodeJS.WriteStream;
+    const stream = {
+      isTTY: false,
+      write: (s: string) => lines.push(s),
+    } as unknown as NodeJS.WriteStream;
     const p = progress('train mnist/fa', 'img', { stream, logEveryMs: 1000, now: () => t });
     t = 500;
     p(100, 1000); // too soon: no line
@@ -53,7 +62,9 @@ describe('progress', () => {
     p.finish('acc 97.1%');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toBe('train mnist/fa: 40% 400/1000 img 200 img/s, elapsed 2s, ETA 3s\n');
-    expect(lines[2]).toMatch(/^train mnist\/fa: done, 1000\/1000 img 200 img\/s, elapsed 5s — acc 97\.1%\n$/);
+    expect(lines[2]).toMatch(
+      /^train mnist\/fa: done, 1000\/1000 img 200 img\/s, elapsed 5s — acc 97\.1%\n$/,
+    );
   });
 
   it('formats durations', () => {

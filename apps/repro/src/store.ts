@@ -25,7 +25,10 @@ export class CellStore {
       }
       if (!f.endsWith('.json')) continue;
       try {
-        const { key, value } = JSON.parse(await readFile(join(dir, f), 'utf8')) as { key: string; value: unknown };
+        const { key, value } = JSON.parse(await readFile(join(dir, f), 'utf8')) as {
+          key: string;
+          value: unknown;
+        };
         if (typeof key === 'string') cells.set(key, value);
       } catch {
         await rm(join(dir, f), { force: true }); // unreadable: recompute it
@@ -53,7 +56,10 @@ export class CellStore {
   }
 
   /** Returns the stored value, or computes, stores and returns it. */
-  async getOrCompute<T>(key: string, compute: () => Promise<T>): Promise<{ value: T; cached: boolean }> {
+  async getOrCompute<T>(
+    key: string,
+    compute: () => Promise<T>,
+  ): Promise<{ value: T; cached: boolean }> {
     if (this.cells.has(key)) return { value: this.cells.get(key) as T, cached: true };
     return { value: await this.put(key, await compute()), cached: false };
   }
@@ -66,7 +72,9 @@ function fileKey(key: string): string {
 }
 
 export function hash(value: unknown): string {
-  return createHash('sha256').update(typeof value === 'string' ? value : stableStringify(value)).digest('hex');
+  return createHash('sha256')
+    .update(typeof value === 'string' ? value : stableStringify(value))
+    .digest('hex');
 }
 
 /** JSON with sorted keys, so equal objects hash equally. */

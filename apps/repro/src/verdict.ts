@@ -81,7 +81,9 @@ export function auditVerdict(
   const surrogateId = options.surrogate ?? 'bp-surrogate';
   const chance = 1 / (options.classes ?? 10);
   const cells = results.cells.filter((c) => c.dataset === dataset && c.model === model);
-  const epsilons = [...new Set(cells.filter((c) => c.source === 'true').map((c) => c.epsilon))].sort((a, b) => a - b);
+  const epsilons = [
+    ...new Set(cells.filter((c) => c.source === 'true').map((c) => c.epsilon)),
+  ].sort((a, b) => a - b);
   const rows: AuditRow[] = epsilons.map((epsilon) => {
     const at = cells.filter((c) => near(c.epsilon, epsilon));
     const own = worst(at.filter((c) => c.source === 'own'));
@@ -94,15 +96,21 @@ export function auditVerdict(
       ['BP surrogate transfer', surrogate],
     ];
     const checks = candidates.filter((x): x is [string, CellRef] => x[1] != null);
-    const best = checks.length ? checks.reduce((a, b) => (b[1].accuracy < a[1].accuracy ? b : a)) : null;
-    const strongest: (CellRef & { check: string }) | null = best ? { ...best[1], check: best[0] } : null;
+    const best = checks.length
+      ? checks.reduce((a, b) => (b[1].accuracy < a[1].accuracy ? b : a))
+      : null;
+    const strongest: (CellRef & { check: string }) | null = best
+      ? { ...best[1], check: best[0] }
+      : null;
     const gap = own && strongest ? own.accuracy - strongest.accuracy : null;
     const significant = own != null && strongest != null && strongest.interval[1] < own.interval[0];
     return { epsilon, own, trueGradient, gradientFree, surrogate, strongest, gap, significant };
   });
 
   const usable = rows.filter((r) => r.own && r.strongest);
-  const cleanOf = (id: string) => results.cells.find((c) => c.dataset === dataset && c.model === id && c.attack === 'none')?.accuracy ?? null;
+  const cleanOf = (id: string) =>
+    results.cells.find((c) => c.dataset === dataset && c.model === id && c.attack === 'none')
+      ?.accuracy ?? null;
   const clean = cleanOf(model);
   const baseline = cleanOf(options.baseline ?? 'bp') ?? 1;
   const trainedFloor = chance + TRAINED_SHARE * Math.max(0, baseline - chance);

@@ -8,7 +8,14 @@ import type { Split } from '@fa-robust/datasets';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { DatasetName } from './config.js';
 import type { PoolReply, PoolRequest } from './pool.js';
-import { type AttackStepSpec, attackStep, type StepContext, stepContext, type TrainSpec, trainModel } from './steps.js';
+import {
+  type AttackStepSpec,
+  attackStep,
+  type StepContext,
+  stepContext,
+  type TrainSpec,
+  trainModel,
+} from './steps.js';
 
 export interface ContextMessage {
   dataset: DatasetName;
@@ -42,15 +49,27 @@ async function handle(job: WorkerJob, reply: (m: PoolReply) => void): Promise<un
       }
       const c = job.context;
       const models: Record<string, tfl.LayersModel> = {};
-      for (const [id, dir] of Object.entries(c.models)) models[id] = await tfl.loadLayersModel(fileSystem(dir));
-      ctx = stepContext({ dataset: c.dataset, test: c.test, labels: Int32Array.from(c.test.labels), models, clean: c.clean, batchSize: c.batchSize, seed: c.seed });
+      for (const [id, dir] of Object.entries(c.models))
+        models[id] = await tfl.loadLayersModel(fileSystem(dir));
+      ctx = stepContext({
+        dataset: c.dataset,
+        test: c.test,
+        labels: Int32Array.from(c.test.labels),
+        models,
+        clean: c.clean,
+        batchSize: c.batchSize,
+        seed: c.seed,
+      });
       return null;
     }
     case 'attack':
       if (!ctx) throw new Error('repro worker: an attack job arrived before its context');
       return attackStep(ctx, job.spec, { onProgress });
     case 'train': {
-      const { model, seconds } = await trainModel(job.spec, job.data, job.dir, { onProgress, log: (line) => reply({ type: 'log', line }) });
+      const { model, seconds } = await trainModel(job.spec, job.data, job.dir, {
+        onProgress,
+        log: (line) => reply({ type: 'log', line }),
+      });
       model.dispose();
       return { seconds };
     }

@@ -11,4 +11,9 @@ export {
   sliceOnHeap,
   WASM_ADDED_KERNELS,
 } from './kernels/index.js';
-export { type BackendInfo, type BackendRequest, type SetupBackendOptions, setupBackend } from './setup.js';
+export {
+  type BackendInfo,
+  type BackendRequest,
+  type SetupBackendOptions,
+  setupBackend,
+} from './setup.js';

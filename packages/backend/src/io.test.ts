@@ -21,7 +21,9 @@ afterAll(async () => {
 
 function model(): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 3, kernelSize: 3, activation: 'relu' }));
+  m.add(
+    tfl.layers.conv2d({ inputShape: [8, 8, 1], filters: 3, kernelSize: 3, activation: 'relu' }),
+  );
   m.add(tfl.layers.flatten());
   m.add(tfl.layers.dense({ units: 4 }));
   m.compile({ optimizer: 'sgd', loss: 'meanSquaredError' });
@@ -86,15 +88,21 @@ describe('model file errors', () => {
   it('refuses a model.json that is not JSON, or not a model', async () => {
     const folder = await saved('bad-json');
     await writeFile(join(folder, 'model.json'), '{"modelTopology": ');
-    await expect(tfl.loadLayersModel(fileSystem(folder))).rejects.toThrow(/corrupt model file .*model\.json: expected JSON/);
+    await expect(tfl.loadLayersModel(fileSystem(folder))).rejects.toThrow(
+      /corrupt model file .*model\.json: expected JSON/,
+    );
     await writeFile(join(folder, 'model.json'), '{"hello": 1}');
-    await expect(tfl.loadLayersModel(fileSystem(folder))).rejects.toThrow(/"modelTopology" field, found object with keys \["hello"\]/);
+    await expect(tfl.loadLayersModel(fileSystem(folder))).rejects.toThrow(
+      /"modelTopology" field, found object with keys \["hello"\]/,
+    );
   });
 
   it('names a missing weights file and refuses a truncated one', async () => {
     const folder = await saved('bad-weights');
     await truncate(join(folder, 'weights.bin'), 10);
-    await expect(tfl.loadLayersModel(fileSystem(folder))).rejects.toThrow(/corrupt weights: .*weights\.bin hold 10 bytes, but .* describes \d+ bytes/);
+    await expect(tfl.loadLayersModel(fileSystem(folder))).rejects.toThrow(
+      /corrupt weights: .*weights\.bin hold 10 bytes, but .* describes \d+ bytes/,
+    );
     await rm(join(folder, 'weights.bin'));
     const err = await tfl.loadLayersModel(fileSystem(folder)).catch((e) => e);
     expect(err).toBeInstanceOf(ModelFileError);
@@ -118,7 +126,10 @@ describe('model file errors', () => {
     const m = model();
     // A layers model whose save throws while serialising weights: nothing is renamed.
     const failing: tf.io.IOHandler = fileSystem(folder);
-    const broken = { ...failing, save: (a: tf.io.ModelArtifacts) => failing.save!({ ...a, modelTopology: new ArrayBuffer(4) }) };
+    const broken = {
+      ...failing,
+      save: (a: tf.io.ModelArtifacts) => failing.save!({ ...a, modelTopology: new ArrayBuffer(4) }),
+    };
     await expect(m.save(broken)).rejects.toThrow(ModelFileError);
     expect(await readFile(join(folder, 'model.json'), 'utf8')).toBe(before);
     expect((await readdir(folder)).some((f) => f.includes('.tmp-'))).toBe(false);

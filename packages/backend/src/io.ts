@@ -27,7 +27,11 @@ function stripScheme(url: string): string {
   return url.startsWith('file://') ? url.slice('file://'.length) : url;
 }
 
-async function writeAtomic(fs: FsPromises, target: string, data: string | Uint8Array): Promise<void> {
+async function writeAtomic(
+  fs: FsPromises,
+  target: string,
+  data: string | Uint8Array,
+): Promise<void> {
   const tmp = `${target}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   const handle = await fs.open(tmp, 'w');
   try {
@@ -70,7 +74,10 @@ function expectedBytes(specs: tf.io.WeightsManifestEntry[]): number {
 }
 
 /** model.json as tfjs writes it (tfjs-core does not export its own helper for this). */
-function toModelJSON(a: tf.io.ModelArtifacts, weightsManifest: tf.io.WeightsManifestConfig): tf.io.ModelJSON {
+function toModelJSON(
+  a: tf.io.ModelArtifacts,
+  weightsManifest: tf.io.WeightsManifestConfig,
+): tf.io.ModelJSON {
   const json: tf.io.ModelJSON = {
     modelTopology: a.modelTopology as object,
     format: a.format,
@@ -101,7 +108,10 @@ export function fileSystem(dir: string): tf.io.IOHandler {
     async save(artifacts: tf.io.ModelArtifacts): Promise<tf.io.SaveResult> {
       const { fs, path } = await nodeModules();
       if (artifacts.modelTopology instanceof ArrayBuffer) {
-        throw new ModelFileError('saving binary (graph-model) topologies is not supported; save a layers model', root);
+        throw new ModelFileError(
+          'saving binary (graph-model) topologies is not supported; save a layers model',
+          root,
+        );
       }
       const folder = root.endsWith('.json') ? path.dirname(root) : root;
       await fs.mkdir(folder, { recursive: true });
@@ -165,7 +175,11 @@ export function fileSystem(dir: string): tf.io.IOHandler {
               );
             }
           }
-          const bytes = concatWeightData(groupBuffers.map((b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer));
+          const bytes = concatWeightData(
+            groupBuffers.map(
+              (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
+            ),
+          );
           const expected = expectedBytes(group.weights);
           if (!Number.isNaN(expected) && bytes.byteLength !== expected) {
             throw new ModelFileError(

@@ -14,7 +14,9 @@ describe('setupBackend', () => {
     expect(tf.getBackend()).toBe('wasm');
     expect(info.simd).toBe(true);
     expect(info.reason).toMatch(/tfjs-node is not installed/);
-    expect(info.skipped.map((s) => s.why).join(' ')).toMatch(/@tensorflow\/tfjs-node: not installed/);
+    expect(info.skipped.map((s) => s.why).join(' ')).toMatch(
+      /@tensorflow\/tfjs-node: not installed/,
+    );
     expect(info.addedKernels).toEqual(expect.arrayContaining(['Conv2DBackpropFilter']));
     expect(info.gradients).toBe(true);
     expect(info.tfjsVersion).toBe(tf.version_core);
@@ -32,17 +34,23 @@ describe('setupBackend', () => {
 
   it('refuses an unknown backend, and a forced one that is not installed, with a clear error', async () => {
     await expect(setupBackend({ backend: 'gpu' as never })).rejects.toThrow(BackendError);
-    await expect(setupBackend({ backend: 'gpu' as never })).rejects.toThrow(/one of 'auto', 'tensorflow', 'wasm', 'cpu'; found 'gpu'/);
+    await expect(setupBackend({ backend: 'gpu' as never })).rejects.toThrow(
+      /one of 'auto', 'tensorflow', 'wasm', 'cpu'; found 'gpu'/,
+    );
     process.env.FA_ROBUST_BACKEND = 'webgpu';
     await expect(setupBackend()).rejects.toThrow(/found 'webgpu' \(from FA_ROBUST_BACKEND\)/);
     delete process.env.FA_ROBUST_BACKEND;
-    await expect(setupBackend({ backend: 'tensorflow' })).rejects.toThrow(/'tensorflow' was requested but could not be loaded: .*not installed/);
+    await expect(setupBackend({ backend: 'tensorflow' })).rejects.toThrow(
+      /'tensorflow' was requested but could not be loaded: .*not installed/,
+    );
   });
 
   it('is idempotent: a second call keeps one registration of each added kernel', async () => {
     const a = await setupBackend({ backend: 'wasm' });
     const b = await setupBackend({ backend: 'wasm' });
     expect(b.addedKernels).toEqual(a.addedKernels);
-    expect(tf.getKernelsForBackend('wasm').filter((k) => k.kernelName === 'Conv2DBackpropFilter')).toHaveLength(1);
+    expect(
+      tf.getKernelsForBackend('wasm').filter((k) => k.kernelName === 'Conv2DBackpropFilter'),
+    ).toHaveLength(1);
   });
 });

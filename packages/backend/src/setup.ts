@@ -52,7 +52,10 @@ const OPTIONAL = {
 } as const;
 
 async function load(specifier: string): Promise<Record<string, unknown>> {
-  return (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as Record<string, unknown>;
+  return (await import(/* webpackIgnore: true */ /* @vite-ignore */ specifier)) as Record<
+    string,
+    unknown
+  >;
 }
 
 function describe(error: unknown): string {
@@ -60,7 +63,9 @@ function describe(error: unknown): string {
   if (
     e?.code === 'ERR_MODULE_NOT_FOUND' ||
     e?.code === 'MODULE_NOT_FOUND' ||
-    /Cannot find (module|package)|Could not (find|resolve)|Failed to (load|resolve) (url|import)/i.test(String(e?.message))
+    /Cannot find (module|package)|Could not (find|resolve)|Failed to (load|resolve) (url|import)/i.test(
+      String(e?.message),
+    )
   ) {
     return 'not installed';
   }
@@ -72,11 +77,17 @@ async function tryTensorflow(skipped: BackendInfo['skipped']): Promise<string | 
     try {
       await load(spec);
       if (tf.findBackendFactory('tensorflow') == null) {
-        skipped.push({ backend: 'tensorflow', why: `${spec} loaded but registered no 'tensorflow' backend (a second copy of tfjs-core?)` });
+        skipped.push({
+          backend: 'tensorflow',
+          why: `${spec} loaded but registered no 'tensorflow' backend (a second copy of tfjs-core?)`,
+        });
         continue;
       }
       if (await tf.setBackend('tensorflow')) return spec;
-      skipped.push({ backend: 'tensorflow', why: `${spec} is installed but its backend failed to initialise` });
+      skipped.push({
+        backend: 'tensorflow',
+        why: `${spec} is installed but its backend failed to initialise`,
+      });
     } catch (error) {
       skipped.push({ backend: 'tensorflow', why: `${spec}: ${describe(error)}` });
     }
@@ -84,7 +95,10 @@ async function tryTensorflow(skipped: BackendInfo['skipped']): Promise<string | 
   return null;
 }
 
-async function tryWasm(options: SetupBackendOptions, skipped: BackendInfo['skipped']): Promise<boolean> {
+async function tryWasm(
+  options: SetupBackendOptions,
+  skipped: BackendInfo['skipped'],
+): Promise<boolean> {
   try {
     const wasm = await load(OPTIONAL.wasm);
     if (options.wasmPaths && typeof wasm.setWasmPaths === 'function') {
@@ -167,7 +181,9 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
           ? 'wasm was requested'
           : 'tfjs-node is not installed; wasm is the fastest backend available';
     } else if (requested === 'wasm') {
-      throw new BackendError(`setupBackend: backend 'wasm' was requested but failed: ${skipped.at(-1)?.why}`);
+      throw new BackendError(
+        `setupBackend: backend 'wasm' was requested but failed: ${skipped.at(-1)?.why}`,
+      );
     }
   }
   if (!reason) {
@@ -177,7 +193,10 @@ export async function setupBackend(options: SetupBackendOptions = {}): Promise<B
           `(or @tensorflow/tfjs-node). Tried: ${skipped.map((s) => `${s.backend} (${s.why})`).join(', ')}`,
       );
     }
-    reason = requested === 'cpu' ? 'cpu was requested' : 'neither tfjs-node nor wasm could be loaded; cpu is slow for conv training';
+    reason =
+      requested === 'cpu'
+        ? 'cpu was requested'
+        : 'neither tfjs-node nor wasm could be loaded; cpu is slow for conv training';
   }
   await tf.ready();
   const gradients = await ensureGradients();

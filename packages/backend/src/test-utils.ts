@@ -1,6 +1,5 @@
-import * as tf from '@tensorflow/tfjs-core';
-
 import { seededValues } from '@fa-robust/test-utils';
+import * as tf from '@tensorflow/tfjs-core';
 
 export { seededValues };
 

@@ -11,7 +11,15 @@ beforeAll(async () => {
 /** A small LeNet-like conv net with every layer kind LeNet training hits. */
 function smallConvNet(): tfl.LayersModel {
   const m = tfl.sequential();
-  m.add(tfl.layers.conv2d({ inputShape: [12, 12, 2], filters: 4, kernelSize: 3, activation: 'relu', padding: 'same' }));
+  m.add(
+    tfl.layers.conv2d({
+      inputShape: [12, 12, 2],
+      filters: 4,
+      kernelSize: 3,
+      activation: 'relu',
+      padding: 'same',
+    }),
+  );
   m.add(tfl.layers.maxPooling2d({ poolSize: 2 }));
   m.add(tfl.layers.conv2d({ filters: 6, kernelSize: 3, strides: 2, activation: 'relu' }));
   m.add(tfl.layers.averagePooling2d({ poolSize: 2 }));
@@ -24,14 +32,22 @@ function smallConvNet(): tfl.LayersModel {
  * Two SGD steps from fixed weights on the named backend; returns the updated weights. The
  * optimizer makes its own state on the first step, so tensors are counted across the second.
  */
-async function oneStep(backend: string, init: Float32Array[], x: Float32Array, y: number[]): Promise<Float32Array[]> {
+async function oneStep(
+  backend: string,
+  init: Float32Array[],
+  x: Float32Array,
+  y: number[],
+): Promise<Float32Array[]> {
   await tf.setBackend(backend);
   const model = smallConvNet();
   model.setWeights(init.map((v, i) => tf.tensor(v, model.getWeights()[i]!.shape)));
   const optimizer = tf.train.sgd(0.5);
   const xs = tf.tensor4d(x, [3, 12, 12, 2]);
   const ys = tf.oneHot(tf.tensor1d(y, 'int32'), 5);
-  const step = () => optimizer.minimize(() => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tf.Tensor) as tf.Scalar);
+  const step = () =>
+    optimizer.minimize(
+      () => tf.losses.softmaxCrossEntropy(ys, model.apply(xs) as tf.Tensor) as tf.Scalar,
+    );
   step();
   const before = tf.memory().numTensors;
   step();
@@ -47,7 +63,9 @@ describe('training on wasm', () => {
   it('full SGD steps of a conv net on wasm equal the same steps on cpu', async () => {
     await tf.setBackend('cpu');
     const template = smallConvNet();
-    const init = template.getWeights().map((w, i) => seededValues(w.size, 10 + i).map((v) => v * 0.5));
+    const init = template
+      .getWeights()
+      .map((w, i) => seededValues(w.size, 10 + i).map((v) => v * 0.5));
     template.dispose();
     const x = seededValues(3 * 12 * 12 * 2, 99).map((v) => (v + 1) / 2);
     const y = [0, 3, 4];
@@ -75,11 +93,14 @@ describe('training on wasm', () => {
       labels.push(cls);
       for (let r = 0; r < 12; r++)
         for (let c = 0; c < 12; c++)
-          for (let ch = 0; ch < 2; ch++) xv[((i * 12 + r) * 12 + c) * 2 + ch] = (r < 6) === (cls === 0) ? 1 : 0;
+          for (let ch = 0; ch < 2; ch++)
+            xv[((i * 12 + r) * 12 + c) * 2 + ch] = r < 6 === (cls === 0) ? 1 : 0;
     }
     const xs = tf.tensor4d(xv, [n, 12, 12, 2]);
     const ys = tf.oneHot(tf.tensor1d(labels, 'int32'), 5);
-    const model2 = tfl.sequential({ layers: [tfl.layers.activation({ activation: 'softmax', inputShape: [5] })] });
+    const model2 = tfl.sequential({
+      layers: [tfl.layers.activation({ activation: 'softmax', inputShape: [5] })],
+    });
     const full = tfl.sequential({ layers: [model, model2] });
     full.compile({ optimizer: tf.train.adam(0.01), loss: 'categoricalCrossentropy' });
     const h = await full.fit(xs, ys, { epochs: 15, batchSize: 16, shuffle: false, verbose: 0 });

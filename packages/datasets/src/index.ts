@@ -1,5 +1,5 @@
 // Pure, browser-safe parts: formats, helpers, published file lists.
-export { type Batch, type BatchOptions, batchOf, batches, numBatches } from './batches.js';
+export { type Batch, type BatchOptions, batches, batchOf, numBatches } from './batches.js';
 export {
   CIFAR10_IMAGE_BYTES,
   CIFAR10_RECORD_BYTES,

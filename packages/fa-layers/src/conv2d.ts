@@ -2,8 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { FeedbackOptionError } from './errors.js';
 import { baseArgs, type FeedbackArgs, FeedbackState, registeredLayerClass } from './feedback.js';
-import type { FeedbackMode } from './modes.js';
 import { feedbackConv2d } from './kernels.js';
+import type { FeedbackMode } from './modes.js';
 
 /** Every option of tf.layers.conv2d. */
 export type Conv2DLayerArgs = Parameters<typeof tfl.layers.conv2d>[0];

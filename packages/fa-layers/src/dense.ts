@@ -8,8 +8,8 @@ import {
   type Initializer,
   registeredLayerClass,
 } from './feedback.js';
-import type { FeedbackMode } from './modes.js';
 import { feedbackMatMul } from './kernels.js';
+import type { FeedbackMode } from './modes.js';
 
 /** Every option of tf.layers.dense. */
 export type DenseLayerArgs = Parameters<typeof tfl.layers.dense>[0];

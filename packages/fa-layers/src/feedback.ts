@@ -273,7 +273,12 @@ export class FeedbackState {
   build(
     kernelShape: number[],
     inputShape: (number | null)[],
-    add: (name: string, shape: number[], initializer: Initializer, trainable: boolean) => tfl.LayerVariable,
+    add: (
+      name: string,
+      shape: number[],
+      initializer: Initializer,
+      trainable: boolean,
+    ) => tfl.LayerVariable,
   ): void {
     this.setKernelShape(kernelShape);
     const shape = this.feedbackShape(kernelShape, inputShape);

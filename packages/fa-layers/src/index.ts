@@ -7,8 +7,8 @@ export {
   inputGradientAngles,
   type LayerAlignment,
 } from './alignment.js';
-export { type Conv2DLayerArgs, conv2d, type FaConv2DArgs, FaConv2D } from './conv2d.js';
-export { type DenseLayerArgs, dense, type FaDenseArgs, FaDense } from './dense.js';
+export { type Conv2DLayerArgs, conv2d, FaConv2D, type FaConv2DArgs } from './conv2d.js';
+export { type DenseLayerArgs, dense, FaDense, type FaDenseArgs } from './dense.js';
 export { DfaSignalError, FeedbackOptionError, TrainDataError } from './errors.js';
 export type {
   FeedbackArgs,

@@ -113,7 +113,10 @@ describe('lenet', () => {
     const xavier = lenet({ dataset: 'cifar10', feedback: 'fa', seed: 5, init: 'xavier' });
     for (const [name, n] of Object.entries(fanIn)) {
       const bound = 1 / Math.sqrt(n);
-      const [kernel, bias] = torch.getLayer(name).getWeights().map((w) => Array.from(w.dataSync()));
+      const [kernel, bias] = torch
+        .getLayer(name)
+        .getWeights()
+        .map((w) => Array.from(w.dataSync()));
       const k = kernel!;
       expect(Math.max(...k.map(Math.abs))).toBeLessThanOrEqual(bound);
       // a uniform in ±bound has standard deviation bound/sqrt(3)
@@ -122,17 +125,25 @@ describe('lenet', () => {
       expect(std / (bound / Math.sqrt(3))).toBeLessThan(1.15);
       expect(Math.max(...bias!.map(Math.abs))).toBeLessThanOrEqual(bound);
       expect(bias!.some((v) => v !== 0)).toBe(true);
-      const [xk, xb] = xavier.getLayer(name).getWeights().map((w) => Array.from(w.dataSync()));
-      const fanOut = (xavier.getLayer(name).getWeights()[0]!.shape as number[]).at(-1)! * (name.startsWith('conv') ? 25 : 1);
+      const [xk, xb] = xavier
+        .getLayer(name)
+        .getWeights()
+        .map((w) => Array.from(w.dataSync()));
+      const fanOut =
+        (xavier.getLayer(name).getWeights()[0]!.shape as number[]).at(-1)! *
+        (name.startsWith('conv') ? 25 : 1);
       const limit = Math.sqrt(6 / (n + fanOut));
       expect(Math.max(...xk!.map(Math.abs))).toBeLessThanOrEqual(limit);
       expect(Math.max(...xk!.map(Math.abs))).toBeGreaterThan(0.9 * limit);
       expect(xb!.every((v) => v === 0)).toBe(true);
     }
     // the feedback weights do not depend on the init of the forward weights
-    const feedback = (m: ReturnType<typeof lenet>) => m.nonTrainableWeights.map((w) => Array.from(w.read().dataSync()));
+    const feedback = (m: ReturnType<typeof lenet>) =>
+      m.nonTrainableWeights.map((w) => Array.from(w.read().dataSync()));
     expect(feedback(torch)).toEqual(feedback(xavier));
-    expect(() => lenet({ dataset: 'mnist', init: 'he' as 'xavier' })).toThrow(/lenet: option 'init' must be 'pytorch' or 'xavier'/);
+    expect(() => lenet({ dataset: 'mnist', init: 'he' as 'xavier' })).toThrow(
+      /lenet: option 'init' must be 'pytorch' or 'xavier'/,
+    );
     torch.dispose();
     xavier.dispose();
   });

@@ -75,7 +75,8 @@ export function lenet(options: LenetOptions): tfl.Sequential {
   const seed = options.seed == null ? randomSeed() : checkSeed(where, options.seed);
   const dfa = feedback === 'dfa';
   const init = options.init ?? 'pytorch';
-  if (init !== 'pytorch' && init !== 'xavier') throw new FeedbackOptionError(where, 'init', "'pytorch' or 'xavier'", init);
+  if (init !== 'pytorch' && init !== 'xavier')
+    throw new FeedbackOptionError(where, 'init', "'pytorch' or 'xavier'", init);
   const channels = INPUT[dataset][2];
   // fan-in of conv1, conv2, conv3, fc1, fc2
   const fanIn = [0, 25 * channels, 25 * 6, 25 * 16, 120, 84];
@@ -85,8 +86,17 @@ export function lenet(options: LenetOptions): tfl.Sequential {
     const layerSeed = mixSeed(seed, 100 + i);
     return {
       // variance scaling with scale 1/3 over fanIn, uniform: limit sqrt(3 * (1/3) / fanIn)
-      kernelInitializer: tfl.initializers.varianceScaling({ scale: 1 / 3, mode: 'fanIn', distribution: 'uniform', seed: mixSeed(layerSeed, 900) }),
-      biasInitializer: tfl.initializers.randomUniform({ minval: -bound, maxval: bound, seed: mixSeed(layerSeed, 901) }),
+      kernelInitializer: tfl.initializers.varianceScaling({
+        scale: 1 / 3,
+        mode: 'fanIn',
+        distribution: 'uniform',
+        seed: mixSeed(layerSeed, 900),
+      }),
+      biasInitializer: tfl.initializers.randomUniform({
+        minval: -bound,
+        maxval: bound,
+        seed: mixSeed(layerSeed, 901),
+      }),
     };
   };
   const common = (i: number) => ({

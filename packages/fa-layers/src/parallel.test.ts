@@ -5,7 +5,13 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { TrainDataError } from './errors.js';
 import type { FeedbackMode } from './modes.js';
 import { blobs, maxAbs, maxAbsDiff, smallNet } from './test-utils.js';
-import { type GradientReplica, type ReplicaJob, shardGradients, type TrainOptions, train } from './train.js';
+import {
+  type GradientReplica,
+  type ReplicaJob,
+  shardGradients,
+  type TrainOptions,
+  train,
+} from './train.js';
 
 beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });
@@ -15,8 +21,14 @@ beforeAll(async () => {
  * Replicas in this thread, copies of smallNet(feedback, 7). Other seeds but for brsf, whose
  * draws the seed decides: the weights, B included, come with the jobs.
  */
-function localReplicas(feedback: FeedbackMode, count: number, jobs: ReplicaJob[] = []): { replicas: GradientReplica[]; models: tfl.LayersModel[] } {
-  const models = Array.from({ length: count }, (_, i) => smallNet(feedback, feedback === 'brsf' ? 7 : 50 + i));
+function localReplicas(
+  feedback: FeedbackMode,
+  count: number,
+  jobs: ReplicaJob[] = [],
+): { replicas: GradientReplica[]; models: tfl.LayersModel[] } {
+  const models = Array.from({ length: count }, (_, i) =>
+    smallNet(feedback, feedback === 'brsf' ? 7 : 50 + i),
+  );
   const replicas = models.map((m) => ({
     gradients: async (job: ReplicaJob) => {
       jobs.push(job);
@@ -26,7 +38,12 @@ function localReplicas(feedback: FeedbackMode, count: number, jobs: ReplicaJob[]
   return { replicas, models };
 }
 
-async function trained(feedback: FeedbackMode, data: ReturnType<typeof blobs>, options: TrainOptions, seed = 7) {
+async function trained(
+  feedback: FeedbackMode,
+  data: ReturnType<typeof blobs>,
+  options: TrainOptions,
+  seed = 7,
+) {
   const model = smallNet(feedback, seed);
   const result = await train(model, data, options);
   const weights = model.getWeights().map((t) => t.dataSync() as Float32Array);
@@ -38,7 +55,13 @@ describe('train with replicas (data-parallel)', () => {
     '%s: 1 + 2 replicas train as one thread does, to float32 rounding (SGD, 2 epochs)',
     async (feedback) => {
       const data = blobs(40, 11);
-      const options: TrainOptions = { epochs: 2, batchSize: 8, optimizer: 'sgd', learningRate: 0.1, seed: 2 };
+      const options: TrainOptions = {
+        epochs: 2,
+        batchSize: 8,
+        optimizer: 'sgd',
+        learningRate: 0.1,
+        seed: 2,
+      };
       const one = await trained(feedback, data, options);
       const jobs: ReplicaJob[] = [];
       const { replicas, models } = localReplicas(feedback, 2, jobs);
@@ -47,10 +70,14 @@ describe('train with replicas (data-parallel)', () => {
       expect(jobs.map((j) => j.xShape[0])).toEqual(Array.from({ length: 10 }, () => [3, 2]).flat());
       one.weights.forEach((w, i) => {
         expect(maxAbs(w)).toBeGreaterThan(0);
-        expect(maxAbsDiff(par.weights[i]!, w), `weight ${i}`).toBeLessThan(1e-5 * Math.max(1, maxAbs(w)));
+        expect(maxAbsDiff(par.weights[i]!, w), `weight ${i}`).toBeLessThan(
+          1e-5 * Math.max(1, maxAbs(w)),
+        );
       });
       // the premise: training moved the weights by far more than that
-      const init = smallNet(feedback, 7).getWeights().map((t) => t.dataSync() as Float32Array);
+      const init = smallNet(feedback, 7)
+        .getWeights()
+        .map((t) => t.dataSync() as Float32Array);
       expect(maxAbsDiff(init[0]!, one.weights[0]!)).toBeGreaterThan(1e-3);
       par.result.history.forEach((h, e) => {
         const o = one.result.history[e]!;
@@ -60,7 +87,9 @@ describe('train with replicas (data-parallel)', () => {
       });
       if (feedback === 'brsf') {
         // M is drawn at the draw counter of the trained model, in every replica
-        expect(jobs.map((j) => j.draws[0])).toEqual(Array.from({ length: 10 }, (_, s) => [s, s]).flat());
+        expect(jobs.map((j) => j.draws[0])).toEqual(
+          Array.from({ length: 10 }, (_, s) => [s, s]).flat(),
+        );
       }
       tf.dispose([data.x, data.y]);
       for (const m of [one.model, par.model, ...models]) m.dispose();
@@ -69,7 +98,13 @@ describe('train with replicas (data-parallel)', () => {
 
   it('gives the same weights run after run for one replica count (Adam); another count differs only by rounding', async () => {
     const data = blobs(24, 12);
-    const options: TrainOptions = { epochs: 2, batchSize: 8, optimizer: 'adam', learningRate: 0.01, seed: 3 };
+    const options: TrainOptions = {
+      epochs: 2,
+      batchSize: 8,
+      optimizer: 'adam',
+      learningRate: 0.01,
+      seed: 3,
+    };
     const run = async (count: number) => {
       const { replicas, models } = localReplicas('fa', count);
       const r = await trained('fa', data, { ...options, replicas });
@@ -111,10 +146,16 @@ describe('train with replicas (data-parallel)', () => {
     const optimizer = tf.train.sgd(0.1);
     await train(model, data, { batchSize: 8, optimizer }); // makes no optimizer state, but warms up
     const before = tf.memory().numTensors;
-    const failing: GradientReplica = { gradients: async () => Promise.reject(new Error('replica down')) };
-    await expect(train(model, data, { batchSize: 8, optimizer, replicas: [failing] })).rejects.toThrow('replica down');
+    const failing: GradientReplica = {
+      gradients: async () => Promise.reject(new Error('replica down')),
+    };
+    await expect(
+      train(model, data, { batchSize: 8, optimizer, replicas: [failing] }),
+    ).rejects.toThrow('replica down');
     expect(tf.memory().numTensors).toBe(before);
-    await expect(train(model, data, { replicas: [{}] as unknown as GradientReplica[] })).rejects.toThrow(/replicas.*gradients\(job\)/);
+    await expect(
+      train(model, data, { replicas: [{}] as unknown as GradientReplica[] }),
+    ).rejects.toThrow(/replicas.*gradients\(job\)/);
     tf.dispose([data.x, data.y]);
     optimizer.dispose();
     model.dispose();
@@ -134,7 +175,9 @@ describe('shardGradients', () => {
       at += v.size;
     }
     const replica = smallNet('fa', 9); // other weights: the job's replace them
-    const nonTrainable = new Float32Array(model.nonTrainableWeights.reduce((n, w) => n + w.read().size, 0));
+    const nonTrainable = new Float32Array(
+      model.nonTrainableWeights.reduce((n, w) => n + w.read().size, 0),
+    );
     at = 0;
     for (const w of model.nonTrainableWeights) {
       nonTrainable.set(w.read().dataSync(), at);
@@ -149,7 +192,11 @@ describe('shardGradients', () => {
       labels: labels.dataSync() as Float32Array,
     });
     const { value, grads } = tf.variableGrads(
-      () => tf.losses.softmaxCrossEntropy(labels, model.apply(data.x, { training: true }) as tf.Tensor) as tf.Scalar,
+      () =>
+        tf.losses.softmaxCrossEntropy(
+          labels,
+          model.apply(data.x, { training: true }) as tf.Tensor,
+        ) as tf.Scalar,
       vars,
     );
     at = 0;
@@ -161,10 +208,43 @@ describe('shardGradients', () => {
       at += v.size;
     }
     expect(res.lossSum / 6).toBeCloseTo(value.dataSync()[0]!, 5);
-    expect(() => shardGradients(replica, { weights, nonTrainable: nonTrainable.subarray(2), draws: [0, 0, 0], x: new Float32Array(64), xShape: [1, 8, 8, 1], labels: new Float32Array(2) })).toThrow(/nonTrainable/);
-    expect(() => shardGradients(replica, { weights: weights.subarray(1), draws: [0, 0, 0], x: new Float32Array(64), xShape: [1, 8, 8, 1], labels: new Float32Array(2) })).toThrow(TrainDataError);
-    expect(() => shardGradients(replica, { weights, draws: [0], x: new Float32Array(64), xShape: [1, 8, 8, 1], labels: new Float32Array(2) })).toThrow(/3 draw counters/);
-    expect(() => shardGradients(replica, { weights, draws: [0, 0, 0], x: new Float32Array(60), xShape: [1, 8, 8, 1], labels: new Float32Array(2) })).toThrow(/60 image values/);
+    expect(() =>
+      shardGradients(replica, {
+        weights,
+        nonTrainable: nonTrainable.subarray(2),
+        draws: [0, 0, 0],
+        x: new Float32Array(64),
+        xShape: [1, 8, 8, 1],
+        labels: new Float32Array(2),
+      }),
+    ).toThrow(/nonTrainable/);
+    expect(() =>
+      shardGradients(replica, {
+        weights: weights.subarray(1),
+        draws: [0, 0, 0],
+        x: new Float32Array(64),
+        xShape: [1, 8, 8, 1],
+        labels: new Float32Array(2),
+      }),
+    ).toThrow(TrainDataError);
+    expect(() =>
+      shardGradients(replica, {
+        weights,
+        draws: [0],
+        x: new Float32Array(64),
+        xShape: [1, 8, 8, 1],
+        labels: new Float32Array(2),
+      }),
+    ).toThrow(/3 draw counters/);
+    expect(() =>
+      shardGradients(replica, {
+        weights,
+        draws: [0, 0, 0],
+        x: new Float32Array(60),
+        xShape: [1, 8, 8, 1],
+        labels: new Float32Array(2),
+      }),
+    ).toThrow(/60 image values/);
     tf.dispose([data.x, data.y, labels, value, ...Object.values(grads)]);
     model.dispose();
     replica.dispose();

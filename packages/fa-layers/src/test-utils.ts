@@ -1,11 +1,10 @@
+import { seededValues } from '@fa-robust/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d } from './conv2d.js';
 import { dense } from './dense.js';
 import type { FeedbackMode } from './modes.js';
 import type { Batch } from './train.js';
-
-import { seededValues } from '@fa-robust/test-utils';
 
 export { seededValues };
 
@@ -149,4 +148,3 @@ export function smallNet(feedback: FeedbackMode, seed = 1): tfl.Sequential {
     ],
   });
 }
-

@@ -410,7 +410,10 @@ async function parallelStep(
       synced.add(r);
     }
     // read outside tf.tidy: it would walk a returned typed array element by element
-    const shard = tf.tidy(() => [tf.cast(tf.slice(b.x, from, len), 'float32'), tf.slice(labels, from, len)]);
+    const shard = tf.tidy(() => [
+      tf.cast(tf.slice(b.x, from, len), 'float32'),
+      tf.slice(labels, from, len),
+    ]);
     const [x, y] = shard.map((t) => t.dataSync() as Float32Array);
     tf.dispose(shard);
     return r.gradients({ weights, draws, x: x!, xShape: [len, ...xShape], labels: y!, ...state });
@@ -441,8 +444,14 @@ async function parallelStep(
     tf.dispose(Object.values(named));
     const others = parts.filter((r) => r != null) as ReplicaResult[];
     return tf.tidy(() => ({
-      lossSum: tf.add(own.lossSum, others.reduce((s, r) => s + r.lossSum, 0)) as tf.Scalar,
-      correct: tf.add(own.correct, others.reduce((s, r) => s + r.correct, 0)) as tf.Scalar,
+      lossSum: tf.add(
+        own.lossSum,
+        others.reduce((s, r) => s + r.lossSum, 0),
+      ) as tf.Scalar,
+      correct: tf.add(
+        own.correct,
+        others.reduce((s, r) => s + r.correct, 0),
+      ) as tf.Scalar,
     }));
   } finally {
     tf.dispose([own.lossSum, own.correct, ...Object.values(own.grads)]);

@@ -3,8 +3,8 @@ import { type ExamplesInput, toExamples } from './input.js';
 import {
   type Histogram,
   type HistogramOptions,
-  type Summary,
   histogram,
+  type Summary,
   summarize,
 } from './stats.js';
 

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { toCsv } from './csv.js';
-import { type Results, createResults, resultCell, validateResults } from './results.js';
+import { createResults, type Results, resultCell, validateResults } from './results.js';
 
 /** A small RFC 4180 reader, to check what toCsv writes parses back. */
 function parseCsv(text: string): string[][] {

@@ -13,7 +13,7 @@ import {
   transferFigure,
   transferRows,
 } from './figures.js';
-import { type Results, createResults, resultCell, validateResults } from './results.js';
+import { createResults, type Results, resultCell, validateResults } from './results.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: specs are walked as plain JSON
 type Loose = Record<string, any>;

@@ -1,4 +1,4 @@
-import { MetricsInputError, describe } from './errors.js';
+import { describe, MetricsInputError } from './errors.js';
 
 /**
  * What the metrics read from a tensor. A `tf.Tensor` of @tensorflow/tfjs-core satisfies it;

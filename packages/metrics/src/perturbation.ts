@@ -1,4 +1,4 @@
-import { MetricsInputError, describe } from './errors.js';
+import { describe, MetricsInputError } from './errors.js';
 import { type ExamplesInput, toExamples } from './input.js';
 import { type Summary, summarize } from './stats.js';
 

@@ -1,6 +1,6 @@
 import { FigureError } from './errors.js';
-import { type FontWidths, parseFontWidths, textWidth } from './font-metrics.js';
 import { type FigureSpec, figuresFor } from './figures.js';
+import { type FontWidths, parseFontWidths, textWidth } from './font-metrics.js';
 import type { Results } from './results.js';
 
 /**

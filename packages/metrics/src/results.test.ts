@@ -6,10 +6,10 @@ import { gradientAlignment } from './alignment.js';
 import { ResultsValidationError } from './errors.js';
 import { perturbationStats } from './perturbation.js';
 import {
-  type Results,
   alignmentRecord,
   createResults,
   parseResults,
+  type Results,
   readResults,
   resultCell,
   robustRecord,

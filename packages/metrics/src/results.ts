@@ -1,8 +1,8 @@
+import { robustAccuracy } from './accuracy.js';
 import type { GradientAlignment } from './alignment.js';
-import { ResultsValidationError, describe } from './errors.js';
+import { describe, ResultsValidationError } from './errors.js';
 import { type MaskInput, sameLength, toMask } from './input.js';
 import type { PerturbationStats } from './perturbation.js';
-import { robustAccuracy } from './accuracy.js';
 import { type Summary, summarize, wilsonInterval } from './stats.js';
 
 /** The schema version this package writes and reads. */

@@ -1,4 +1,4 @@
-import { MetricsInputError, describe } from './errors.js';
+import { describe, MetricsInputError } from './errors.js';
 
 /** Evaluates c[0] + c[1] x + ... + c[7] x^7 (Horner). */
 function poly(c: readonly number[], x: number): number {

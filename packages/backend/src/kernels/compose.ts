@@ -13,7 +13,11 @@ export class KernelComposer {
     readonly backendName: string,
   ) {}
 
-  run(kernelName: string, inputs: tf.NamedTensorInfoMap, attrs: tf.NamedAttrMap = {}): tf.TensorInfo {
+  run(
+    kernelName: string,
+    inputs: tf.NamedTensorInfoMap,
+    attrs: tf.NamedAttrMap = {},
+  ): tf.TensorInfo {
     const kernel = tf.getKernel(kernelName, this.backendName);
     if (kernel == null) {
       throw new Error(`kernel ${kernelName} is not registered for backend '${this.backendName}'`);

@@ -15,11 +15,14 @@ import { KernelComposer } from './compose.js';
  * off. NCHW inputs are transposed to NHWC first. Dilated forward convolutions never reach this
  * kernel: tf.conv2d's gradient refuses dilations > 1 itself.
  */
-export function conv2DBackpropFilterViaConv2D(args: {
-  inputs: tf.NamedTensorInfoMap;
-  backend: tf.KernelBackend;
-  attrs?: tf.NamedAttrMap;
-}, backendName: string): tf.TensorInfo {
+export function conv2DBackpropFilterViaConv2D(
+  args: {
+    inputs: tf.NamedTensorInfoMap;
+    backend: tf.KernelBackend;
+    attrs?: tf.NamedAttrMap;
+  },
+  backendName: string,
+): tf.TensorInfo {
   const { inputs, backend } = args;
   const attrs = (args.attrs ?? {}) as unknown as tf.Conv2DBackpropFilterAttrs;
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs;
@@ -56,8 +59,14 @@ export function conv2DBackpropFilterViaConv2D(args: {
     const { top, left } = info.padInfo;
     // With dimRoundingMode 'ceil' the forward pass reads past the padded input (as zeros):
     // pad far enough for the last output row/column to see a full window.
-    const bottom = Math.max(info.padInfo.bottom, (info.outHeight - 1) * info.strideHeight + kh - x.shape[1]! - top);
-    const right = Math.max(info.padInfo.right, (info.outWidth - 1) * info.strideWidth + kw - x.shape[2]! - left);
+    const bottom = Math.max(
+      info.padInfo.bottom,
+      (info.outHeight - 1) * info.strideHeight + kh - x.shape[1]! - top,
+    );
+    const right = Math.max(
+      info.padInfo.right,
+      (info.outWidth - 1) * info.strideWidth + kw - x.shape[2]! - left,
+    );
     const xT = c.run('Transpose', { x }, { perm: [3, 1, 2, 0] }); // [ci, H, W, n]
     const dyT = c.run('Transpose', { x: dy }, { perm: [1, 2, 0, 3] }); // [oh, ow, n, co]
     const explicit: tf.backend_util.ExplicitPadding = [
@@ -66,18 +75,14 @@ export function conv2DBackpropFilterViaConv2D(args: {
       [left, right],
       [0, 0],
     ];
-    const wide = c.run(
-      'Conv2D',
-      { x: xT, filter: dyT },
-      {
-        strides: 1,
-        // stride and dilation trade places (see above); the forward dilation is always 1 here
-        // because tf.conv2d's gradient never asks for a dilated Conv2DBackpropFilter.
-        dilations: [info.strideHeight, info.strideWidth],
-        pad: explicit as unknown as tf.NamedAttrMap[string],
-        dataFormat: 'NHWC',
-      } as unknown as tf.NamedAttrMap,
-    ); // [ci, >=kh, >=kw, co]
+    const wide = c.run('Conv2D', { x: xT, filter: dyT }, {
+      strides: 1,
+      // stride and dilation trade places (see above); the forward dilation is always 1 here
+      // because tf.conv2d's gradient never asks for a dilated Conv2DBackpropFilter.
+      dilations: [info.strideHeight, info.strideWidth],
+      pad: explicit as unknown as tf.NamedAttrMap[string],
+      dataFormat: 'NHWC',
+    } as unknown as tf.NamedAttrMap); // [ci, >=kh, >=kw, co]
     let result = wide;
     if (wide.shape[1] !== kh || wide.shape[2] !== kw) {
       result = c.run('Slice', { x: wide }, { begin: [0, 0, 0, 0], size: [ci, kh, kw, co] });

@@ -46,7 +46,14 @@ export function conv2DBackpropInputViaConv2D(
 
   const c = new KernelComposer(backend, backendName);
   try {
-    if (oh === 1 && ow === 1 && kh === h && kw === w && info.padInfo.top === 0 && info.padInfo.left === 0) {
+    if (
+      oh === 1 &&
+      ow === 1 &&
+      kh === h &&
+      kw === w &&
+      info.padInfo.top === 0 &&
+      info.padInfo.left === 0
+    ) {
       // The filter covers the whole input (LeNet's last conv): dx = dy · W^T, one matmul.
       const dy2 = c.run('Reshape', { x: dy0 }, { shape: [1, n, co] });
       const w2 = c.run('Reshape', { x: filter }, { shape: [1, kh * kw * ci, co] });
@@ -57,29 +64,41 @@ export function conv2DBackpropInputViaConv2D(
     if (sh > 1 || sw > 1) {
       // [n, oh, ow, co] -> [n, oh, 1, ow, 1, co] -> pad after with zeros -> [n, oh*sh, ow*sw, co] -> slice
       const r = c.run('Reshape', { x: dy }, { shape: [n, oh, 1, ow, 1, co] });
-      const p = c.run('PadV2', { x: r }, { paddings: [[0, 0], [0, 0], [0, sh - 1], [0, 0], [0, sw - 1], [0, 0]], constantValue: 0 });
+      const p = c.run(
+        'PadV2',
+        { x: r },
+        {
+          paddings: [
+            [0, 0],
+            [0, 0],
+            [0, sh - 1],
+            [0, 0],
+            [0, sw - 1],
+            [0, 0],
+          ],
+          constantValue: 0,
+        },
+      );
       const flat = c.run('Reshape', { x: p }, { shape: [n, oh * sh, ow * sw, co] });
       dy = c.run('Slice', { x: flat }, { begin: [0, 0, 0, 0], size: [n, dh, dw, co] });
     }
     const rotated = c.run('Reverse', { x: filter }, { dims: [0, 1] });
     const swapped = c.run('Transpose', { x: rotated }, { perm: [0, 1, 3, 2] }); // [kh, kw, co, ci]
-    const dx = c.run(
-      'Conv2D',
-      { x: dy, filter: swapped },
-      {
-        strides: 1,
-        dilations: 1,
-        pad: [
-          [0, 0],
-          [top, bottom],
-          [left, right],
-          [0, 0],
-        ],
-        dataFormat: 'NHWC',
-      } as unknown as tf.NamedAttrMap,
-    );
+    const dx = c.run('Conv2D', { x: dy, filter: swapped }, {
+      strides: 1,
+      dilations: 1,
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dataFormat: 'NHWC',
+    } as unknown as tf.NamedAttrMap);
     if (dx.shape[1] !== h || dx.shape[2] !== w || dx.shape[3] !== ci) {
-      throw new Error(`Conv2DBackpropInput: computed ${JSON.stringify(dx.shape)}, expected ${JSON.stringify(inputShape)}`);
+      throw new Error(
+        `Conv2DBackpropInput: computed ${JSON.stringify(dx.shape)}, expected ${JSON.stringify(inputShape)}`,
+      );
     }
     return c.keep(dx);
   } finally {

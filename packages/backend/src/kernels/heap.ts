@@ -13,5 +13,7 @@ export interface WasmHeapBackend {
 
 export function isWasmHeapBackend(b: unknown): b is WasmHeapBackend {
   const o = b as Partial<WasmHeapBackend> | null;
-  return o != null && typeof o.makeOutput === 'function' && typeof o.typedArrayFromHeap === 'function';
+  return (
+    o != null && typeof o.makeOutput === 'function' && typeof o.typedArrayFromHeap === 'function'
+  );
 }

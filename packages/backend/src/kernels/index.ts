@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { KernelComposer } from './compose.js';
 import { conv2DBackpropFilterViaConv2D } from './conv2d-backprop-filter.js';
 import { conv2DBackpropInputViaConv2D } from './conv2d-backprop-input.js';
-import { KernelComposer } from './compose.js';
 import { cpuFallbackKernel } from './cpu-fallback.js';
 import { matMulUntransposed } from './matmul.js';
 import { maxPoolGradOnHeap } from './max-pool-grad.js';
@@ -9,7 +9,8 @@ import { sliceOnHeap } from './slice.js';
 
 /** Kernels that tfjs-backend-wasm 4.x lacks and that we add, with how each is computed. */
 export const WASM_ADDED_KERNELS = {
-  Conv2DBackpropFilter: 'composed: Transpose + Conv2D (stride and dilation swapped) + Slice on wasm',
+  Conv2DBackpropFilter:
+    'composed: Transpose + Conv2D (stride and dilation swapped) + Slice on wasm',
   Conv2DBackpropInput:
     "replaced: one stride-1 Conv2D of the zero-dilated dy by the rotated filter (XNNPACK); wasm's own kernel where the padding does not fit",
   MaxPoolGrad:
@@ -21,7 +22,8 @@ export const WASM_ADDED_KERNELS = {
     "replaced: shares the input's memory (one more reference, as the cpu backend does) instead of copying it; tfjs clones every tensor a gradient saves through Identity, 30+ copies per LeNet step",
   Slice:
     "replaced: copies only the slice, read through a view of the heap; wasm's own first copies the whole input out of the heap (188 MB for a batch of MNIST's 60,000 training images)",
-  Select: "fixed for bool: wasm's Select writes 4 bytes per bool element (wrong values, corrupted memory); bool goes through int32",
+  Select:
+    "fixed for bool: wasm's Select writes 4 bytes per bool element (wrong values, corrupted memory); bool goes through int32",
   DepthwiseConv2dNativeBackpropFilter: 'cpu fallback (copies to the cpu backend and back)',
   DepthwiseConv2dNativeBackpropInput: 'cpu fallback (copies to the cpu backend and back)',
   UnsortedSegmentSum: 'cpu fallback (copies to the cpu backend and back)',
@@ -36,14 +38,20 @@ export type AddedKernelName = keyof typeof WASM_ADDED_KERNELS;
  * for that backend (in this call or an earlier one).
  */
 /** Select with bool branches computed in int32, then cast back to bool. */
-function selectBoolSafe(args: Parameters<tf.KernelFunc>[0], original: tf.KernelFunc, backendName: string): tf.TensorInfo | tf.TensorInfo[] {
+function selectBoolSafe(
+  args: Parameters<tf.KernelFunc>[0],
+  original: tf.KernelFunc,
+  backendName: string,
+): tf.TensorInfo | tf.TensorInfo[] {
   const { t, e } = args.inputs as { condition: tf.TensorInfo; t: tf.TensorInfo; e: tf.TensorInfo };
   if (t.dtype !== 'bool') return original(args);
   const c = new KernelComposer(args.backend as tf.KernelBackend, backendName);
   try {
     const ti = c.run('Cast', { x: t }, { dtype: 'int32' });
     const ei = c.run('Cast', { x: e }, { dtype: 'int32' });
-    const out = c.track(original({ ...args, inputs: { ...args.inputs, t: ti, e: ei } }) as tf.TensorInfo);
+    const out = c.track(
+      original({ ...args, inputs: { ...args.inputs, t: ti, e: ei } }) as tf.TensorInfo,
+    );
     return c.keep(c.run('Cast', { x: out }, { dtype: 'bool' }));
   } finally {
     c.dispose();
@@ -55,7 +63,10 @@ function selectBoolSafe(args: Parameters<tf.KernelFunc>[0], original: tf.KernelF
  * cpu backend's Identity does the same). wasm's own copies the bytes, and the engine runs
  * Identity on every tensor a gradient saves for the backward pass.
  */
-function identityShared(args: Parameters<tf.KernelFunc>[0], original: tf.KernelFunc): tf.TensorInfo | tf.TensorInfo[] {
+function identityShared(
+  args: Parameters<tf.KernelFunc>[0],
+  original: tf.KernelFunc,
+): tf.TensorInfo | tf.TensorInfo[] {
   const x = (args.inputs as { x: tf.TensorInfo }).x;
   const backend = args.backend as tf.KernelBackend & { incRef?: (id: tf.DataId) => void };
   if (x.dtype === 'string' || typeof backend.incRef !== 'function') return original(args);
@@ -66,13 +77,19 @@ function identityShared(args: Parameters<tf.KernelFunc>[0], original: tf.KernelF
 const ours = new Map<string, Set<AddedKernelName>>();
 
 /** Kernels wasm has but gets wrong or slow: each wraps wasm's own, which it may still call. */
-const REPLACEMENTS: Partial<Record<AddedKernelName, (original: tf.KernelFunc, backendName: string) => tf.KernelFunc>> = {
+const REPLACEMENTS: Partial<
+  Record<AddedKernelName, (original: tf.KernelFunc, backendName: string) => tf.KernelFunc>
+> = {
   // a slow direct loop in wasm: the fast path, and the original where the padding does not fit
   Conv2DBackpropInput: (original, backendName) => (args) =>
-    conv2DBackpropInputViaConv2D({ ...args, backend: args.backend as tf.KernelBackend }, backendName) ?? original(args),
+    conv2DBackpropInputViaConv2D(
+      { ...args, backend: args.backend as tf.KernelBackend },
+      backendName,
+    ) ?? original(args),
   Select: (original, backendName) => (args) => selectBoolSafe(args, original, backendName),
   BatchMatMul: (original, backendName) => (args) => matMulUntransposed(args, original, backendName),
-  _FusedMatMul: (original, backendName) => (args) => matMulUntransposed(args, original, backendName),
+  _FusedMatMul: (original, backendName) => (args) =>
+    matMulUntransposed(args, original, backendName),
   Identity: (original) => (args) => identityShared(args, original),
   MaxPoolGrad: (original) => (args) => maxPoolGradOnHeap(args) ?? original(args),
   Slice: (original) => (args) => sliceOnHeap(args) ?? original(args),
@@ -89,7 +106,12 @@ export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelNa
       if (existing == null) continue;
       tf.unregisterKernel(name, backendName);
       // keep the original's setupFunc/disposeFunc: the wrapper still calls its kernelFunc
-      tf.registerKernel({ ...existing, kernelName: name, backendName, kernelFunc: replace(existing.kernelFunc, backendName) });
+      tf.registerKernel({
+        ...existing,
+        kernelName: name,
+        backendName,
+        kernelFunc: replace(existing.kernelFunc, backendName),
+      });
     } else if (existing != null) {
       continue; // registered already (by a later tfjs, or by the user)
     } else if (name === 'Conv2DBackpropFilter') {
@@ -97,7 +119,10 @@ export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelNa
         kernelName: name,
         backendName,
         kernelFunc: (args) =>
-          conv2DBackpropFilterViaConv2D({ ...args, backend: args.backend as tf.KernelBackend }, backendName),
+          conv2DBackpropFilterViaConv2D(
+            { ...args, backend: args.backend as tf.KernelBackend },
+            backendName,
+          ),
       });
     } else {
       tf.registerKernel(cpuFallbackKernel(name, backendName));
@@ -107,4 +132,11 @@ export function registerWasmTrainingKernels(backendName = 'wasm'): AddedKernelNa
   return [...added];
 }
 
-export { conv2DBackpropFilterViaConv2D, conv2DBackpropInputViaConv2D, cpuFallbackKernel, matMulUntransposed, maxPoolGradOnHeap, sliceOnHeap };
+export {
+  conv2DBackpropFilterViaConv2D,
+  conv2DBackpropInputViaConv2D,
+  cpuFallbackKernel,
+  matMulUntransposed,
+  maxPoolGradOnHeap,
+  sliceOnHeap,
+};

@@ -2,12 +2,15 @@ import '@tensorflow/tfjs-backend-cpu';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { setupBackend } from '../setup.js';
-import { maxPoolGradOnHeap, registerWasmTrainingKernels, sliceOnHeap } from './index.js';
 import { maxAbs, maxAbsDiff, onBackend, seededValues } from '../test-utils.js';
+import { maxPoolGradOnHeap, registerWasmTrainingKernels, sliceOnHeap } from './index.js';
 
 /** The raw kernel, as tf.conv2d's gradient calls it (tfjs does not export the op). */
 function backpropFilter(x: tf.Tensor, dy: tf.Tensor, attrs: Record<string, unknown>): tf.Tensor {
-  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, { dataFormat: 'NHWC', ...attrs } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
+    dataFormat: 'NHWC',
+    ...attrs,
+  } as unknown as tf.NamedAttrMap) as tf.Tensor;
 }
 
 beforeAll(async () => {
@@ -16,7 +19,11 @@ beforeAll(async () => {
   expect(info.addedKernels).toContain('Conv2DBackpropFilter');
 });
 
-type Pad = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
+type Pad =
+  | 'same'
+  | 'valid'
+  | number
+  | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
   x: [number, number, number, number];
   k: [number, number];
@@ -41,41 +48,78 @@ const cases: Case[] = [
   { x: [3, 6, 5, 2], k: [5, 5], co: 3, strides: 2, pad: 'valid' }, // 1x1 output, one row unused
   { x: [2, 9, 9, 2], k: [3, 3], co: 2, strides: 2, pad: 1 },
   { x: [2, 10, 9, 2], k: [3, 3], co: 2, strides: 2, pad: 1, dimRoundingMode: 'ceil' },
-  { x: [2, 6, 7, 2], k: [3, 3], co: 3, strides: 1, pad: [[0, 0], [2, 1], [0, 3], [0, 0]] },
+  {
+    x: [2, 6, 7, 2],
+    k: [3, 3],
+    co: 3,
+    strides: 1,
+    pad: [
+      [0, 0],
+      [2, 1],
+      [0, 3],
+      [0, 0],
+    ],
+  },
   { x: [1, 1, 1, 4], k: [1, 1], co: 2, strides: 1, pad: 'valid' },
 ];
 
 describe('Conv2DBackpropFilter on wasm', () => {
-  it.each(cases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %j', async (i, c) => {
-    const xv = seededValues(c.x.reduce((a, b) => a * b), 100 + i);
-    const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.co];
-    const dyShape = tf.tidy(() =>
-      tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.strides, c.pad, 'NHWC', 1, c.dimRoundingMode).shape,
-    );
-    const dyv = seededValues(dyShape.reduce((a, b) => a * b), 200 + i);
-    const run = () =>
-      backpropFilter(tf.tensor4d(xv, c.x), tf.tensor4d(dyv, dyShape as [number, number, number, number]), {
-        filterShape,
-        strides: c.strides,
-        pad: c.pad,
-        dimRoundingMode: c.dimRoundingMode,
-      });
-    const [cpu] = await onBackend('cpu', run);
-    const [wasm] = await onBackend('wasm', run);
-    expect(maxAbs(cpu!)).toBeGreaterThan(0);
-    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-4 * Math.max(1, maxAbs(cpu!)));
-  });
+  it.each(cases.map((c, i) => [i, c] as const))(
+    'case %i matches the cpu backend: %j',
+    async (i, c) => {
+      const xv = seededValues(
+        c.x.reduce((a, b) => a * b),
+        100 + i,
+      );
+      const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.co];
+      const dyShape = tf.tidy(
+        () =>
+          tf.conv2d(
+            tf.zeros(c.x) as tf.Tensor4D,
+            tf.zeros(filterShape) as tf.Tensor4D,
+            c.strides,
+            c.pad,
+            'NHWC',
+            1,
+            c.dimRoundingMode,
+          ).shape,
+      );
+      const dyv = seededValues(
+        dyShape.reduce((a, b) => a * b),
+        200 + i,
+      );
+      const run = () =>
+        backpropFilter(
+          tf.tensor4d(xv, c.x),
+          tf.tensor4d(dyv, dyShape as [number, number, number, number]),
+          {
+            filterShape,
+            strides: c.strides,
+            pad: c.pad,
+            dimRoundingMode: c.dimRoundingMode,
+          },
+        );
+      const [cpu] = await onBackend('cpu', run);
+      const [wasm] = await onBackend('wasm', run);
+      expect(maxAbs(cpu!)).toBeGreaterThan(0);
+      expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-4 * Math.max(1, maxAbs(cpu!)));
+    },
+  );
 
   it('matches cpu for NCHW data via the raw kernel', async () => {
     const x = seededValues(2 * 3 * 7 * 6, 7);
     const dy = seededValues(2 * 4 * 5 * 5, 8);
     const run = () =>
-      tf.engine().runKernel('Conv2DBackpropFilter', { x: tf.tensor4d(x, [2, 3, 7, 6]), dy: tf.tensor4d(dy, [2, 4, 5, 5]) }, {
-        strides: [1, 1],
-        pad: 'valid',
-        dataFormat: 'NCHW',
-        filterShape: [3, 2, 3, 4],
-      }) as tf.Tensor;
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x: tf.tensor4d(x, [2, 3, 7, 6]), dy: tf.tensor4d(dy, [2, 4, 5, 5]) },
+        {
+          strides: [1, 1],
+          pad: 'valid',
+          dataFormat: 'NCHW',
+          filterShape: [3, 2, 3, 4],
+        },
+      ) as tf.Tensor;
     // Reference: the same computation in NHWC on cpu.
     const ref = () =>
       backpropFilter(
@@ -93,7 +137,8 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const x = tf.tensor4d(seededValues(2 * 8 * 8 * 3, 1), [2, 8, 8, 3]);
     const w = tf.tensor4d(seededValues(3 * 3 * 3 * 4, 2), [3, 3, 3, 4]);
     const target = tf.tensor4d(seededValues(2 * 4 * 4 * 4, 3), [2, 4, 4, 4]);
-    const loss = (wt: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(x, wt as tf.Tensor4D, 2, 'same'), target));
+    const loss = (wt: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(x, wt as tf.Tensor4D, 2, 'same'), target));
     const g = tf.grad(loss)(w);
     // Finite differences of the (linear-in-w) loss, in float64 on the cpu side of JS.
     const wv = w.dataSync();
@@ -105,7 +150,10 @@ describe('Conv2DBackpropFilter on wasm', () => {
       plus[idx]! += eps;
       minus[idx]! -= eps;
       const fd = tf.tidy(
-        () => (loss(tf.tensor4d(plus, w.shape)).dataSync()[0]! - loss(tf.tensor4d(minus, w.shape)).dataSync()[0]!) / (2 * eps),
+        () =>
+          (loss(tf.tensor4d(plus, w.shape)).dataSync()[0]! -
+            loss(tf.tensor4d(minus, w.shape)).dataSync()[0]!) /
+          (2 * eps),
       );
       expect(gv[idx]!).toBeCloseTo(fd, 2);
     }
@@ -118,7 +166,8 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const dy = tf.tensor4d(seededValues(2 * 5 * 5 * 3, 2), [2, 5, 5, 3]);
     const before = tf.memory().numTensors;
     const dataBefore = tf.engine().backend.numDataIds();
-    for (let i = 0; i < 20; i++) tf.dispose(backpropFilter(x, dy, { filterShape: [3, 3, 2, 3], strides: 2, pad: 'same' }));
+    for (let i = 0; i < 20; i++)
+      tf.dispose(backpropFilter(x, dy, { filterShape: [3, 3, 2, 3], strides: 2, pad: 'same' }));
     // and through the gradient path, as training hits it
     const w = tf.ones([3, 3, 2, 3]) as tf.Tensor4D;
     for (let i = 0; i < 5; i++) {
@@ -134,31 +183,59 @@ describe('Conv2DBackpropFilter on wasm', () => {
 });
 
 describe('Conv2DBackpropInput on wasm (replaced by a stride-1 Conv2D)', () => {
-  it.each(cases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %j', async (i, c) => {
-    const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.co];
-    const wv = seededValues(filterShape.reduce((a, b) => a * b), 300 + i);
-    const dyShape = tf.tidy(() =>
-      tf.conv2d(tf.zeros(c.x) as tf.Tensor4D, tf.zeros(filterShape) as tf.Tensor4D, c.strides, c.pad, 'NHWC', 1, c.dimRoundingMode).shape,
-    );
-    const dyv = seededValues(dyShape.reduce((a, b) => a * b), 400 + i);
-    const run = () =>
-      tf.engine().runKernel(
-        'Conv2DBackpropInput',
-        { dy: tf.tensor4d(dyv, dyShape as [number, number, number, number]), filter: tf.tensor4d(wv, filterShape) },
-        { inputShape: c.x, strides: c.strides, pad: c.pad, dataFormat: 'NHWC', dimRoundingMode: c.dimRoundingMode } as unknown as tf.NamedAttrMap,
-      ) as tf.Tensor;
-    const [cpu] = await onBackend('cpu', run);
-    const [wasm] = await onBackend('wasm', run);
-    expect(maxAbs(cpu!)).toBeGreaterThan(0);
-    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-4 * Math.max(1, maxAbs(cpu!)));
-  });
+  it.each(cases.map((c, i) => [i, c] as const))(
+    'case %i matches the cpu backend: %j',
+    async (i, c) => {
+      const filterShape: [number, number, number, number] = [c.k[0], c.k[1], c.x[3], c.co];
+      const wv = seededValues(
+        filterShape.reduce((a, b) => a * b),
+        300 + i,
+      );
+      const dyShape = tf.tidy(
+        () =>
+          tf.conv2d(
+            tf.zeros(c.x) as tf.Tensor4D,
+            tf.zeros(filterShape) as tf.Tensor4D,
+            c.strides,
+            c.pad,
+            'NHWC',
+            1,
+            c.dimRoundingMode,
+          ).shape,
+      );
+      const dyv = seededValues(
+        dyShape.reduce((a, b) => a * b),
+        400 + i,
+      );
+      const run = () =>
+        tf.engine().runKernel(
+          'Conv2DBackpropInput',
+          {
+            dy: tf.tensor4d(dyv, dyShape as [number, number, number, number]),
+            filter: tf.tensor4d(wv, filterShape),
+          },
+          {
+            inputShape: c.x,
+            strides: c.strides,
+            pad: c.pad,
+            dataFormat: 'NHWC',
+            dimRoundingMode: c.dimRoundingMode,
+          } as unknown as tf.NamedAttrMap,
+        ) as tf.Tensor;
+      const [cpu] = await onBackend('cpu', run);
+      const [wasm] = await onBackend('wasm', run);
+      expect(maxAbs(cpu!)).toBeGreaterThan(0);
+      expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-4 * Math.max(1, maxAbs(cpu!)));
+    },
+  );
 
   it('is the input gradient of tf.conv2d (finite differences) and leaks nothing', async () => {
     await tf.setBackend('wasm');
     const x = tf.tensor4d(seededValues(2 * 9 * 9 * 2, 21), [2, 9, 9, 2]);
     const w = tf.tensor4d(seededValues(3 * 3 * 2 * 3, 22), [3, 3, 2, 3]);
     const target = tf.tensor4d(seededValues(2 * 5 * 5 * 3, 23), [2, 5, 5, 3]);
-    const loss = (xt: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(xt as tf.Tensor4D, w, 2, 'same'), target));
+    const loss = (xt: tf.Tensor) =>
+      tf.sum(tf.mul(tf.conv2d(xt as tf.Tensor4D, w, 2, 'same'), target));
     const g = tf.grad(loss)(x);
     const xv = x.dataSync();
     const eps = 1e-2;
@@ -167,7 +244,12 @@ describe('Conv2DBackpropInput on wasm (replaced by a stride-1 Conv2D)', () => {
       const minus = Float32Array.from(xv);
       plus[idx]! += eps;
       minus[idx]! -= eps;
-      const fd = tf.tidy(() => (loss(tf.tensor4d(plus, x.shape)).dataSync()[0]! - loss(tf.tensor4d(minus, x.shape)).dataSync()[0]!) / (2 * eps));
+      const fd = tf.tidy(
+        () =>
+          (loss(tf.tensor4d(plus, x.shape)).dataSync()[0]! -
+            loss(tf.tensor4d(minus, x.shape)).dataSync()[0]!) /
+          (2 * eps),
+      );
       expect(g.dataSync()[idx]!).toBeCloseTo(fd, 2);
     }
     const before = tf.memory().numTensors;
@@ -176,7 +258,10 @@ describe('Conv2DBackpropInput on wasm (replaced by a stride-1 Conv2D)', () => {
     // the matmul path (1x1 output) too
     const x5 = tf.tensor4d(seededValues(2 * 5 * 5 * 4, 24), [2, 5, 5, 4]);
     const w5 = tf.tensor4d(seededValues(5 * 5 * 4 * 3, 25), [5, 5, 4, 3]);
-    for (let i = 0; i < 10; i++) tf.dispose(tf.grad((xt: tf.Tensor) => tf.sum(tf.conv2d(xt as tf.Tensor4D, w5, 1, 'valid')))(x5));
+    for (let i = 0; i < 10; i++)
+      tf.dispose(
+        tf.grad((xt: tf.Tensor) => tf.sum(tf.conv2d(xt as tf.Tensor4D, w5, 1, 'valid')))(x5),
+      );
     tf.dispose([x5, w5]);
     expect(tf.memory().numTensors).toBe(before);
     expect(tf.engine().backend.numDataIds()).toBe(dataBefore);
@@ -218,30 +303,49 @@ function valuesWithTies(n: number, seed: number): Float32Array {
 describe('MaxPoolGrad on wasm (replaced by a scatter on the heap)', () => {
   function poolGrad(xv: Float32Array, c: PoolCase, dyv?: Float32Array) {
     const x = tf.tensor4d(xv, c.x);
-    const y = tf.maxPool(x, c.size as [number, number], c.strides as [number, number], c.pad, c.dimRoundingMode);
-    const dy = tf.tensor4d(dyv ?? seededValues(y.size, 900), y.shape as [number, number, number, number]);
-    return tf.engine().runKernel(
-      'MaxPoolGrad',
-      { dy, input: x, output: y },
-      { filterSize: c.size, strides: c.strides, pad: c.pad, dimRoundingMode: c.dimRoundingMode } as unknown as tf.NamedAttrMap,
-    ) as tf.Tensor;
+    const y = tf.maxPool(
+      x,
+      c.size as [number, number],
+      c.strides as [number, number],
+      c.pad,
+      c.dimRoundingMode,
+    );
+    const dy = tf.tensor4d(
+      dyv ?? seededValues(y.size, 900),
+      y.shape as [number, number, number, number],
+    );
+    return tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: y }, {
+      filterSize: c.size,
+      strides: c.strides,
+      pad: c.pad,
+      dimRoundingMode: c.dimRoundingMode,
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
   }
 
-  it.each(poolCases.map((c, i) => [i, c] as const))('case %i matches the cpu backend, ties included: %j', async (i, c) => {
-    const xv = valuesWithTies(c.x.reduce((a, b) => a * b), 500 + i);
-    const run = () => poolGrad(xv, c);
-    const [cpu] = await onBackend('cpu', run);
-    const [wasm] = await onBackend('wasm', run);
-    expect(maxAbs(cpu!)).toBeGreaterThan(0);
-    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpu!)));
-  });
+  it.each(poolCases.map((c, i) => [i, c] as const))(
+    'case %i matches the cpu backend, ties included: %j',
+    async (i, c) => {
+      const xv = valuesWithTies(
+        c.x.reduce((a, b) => a * b),
+        500 + i,
+      );
+      const run = () => poolGrad(xv, c);
+      const [cpu] = await onBackend('cpu', run);
+      const [wasm] = await onBackend('wasm', run);
+      expect(maxAbs(cpu!)).toBeGreaterThan(0);
+      expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpu!)));
+    },
+  );
 
   it('treats -Infinity and NaN as the cpu backend does (they never win; a window of them gets nothing)', async () => {
     const xv = valuesWithTies(2 * 6 * 6 * 2, 61);
     for (let i = 0; i < xv.length; i += 3) xv[i] = Number.NEGATIVE_INFINITY;
     for (let i = 1; i < xv.length; i += 11) xv[i] = Number.NaN;
     for (const i of [0, 2, 12, 14]) xv[i] = Number.NEGATIVE_INFINITY; // one whole 2x2 window, channel 0
-    for (const c of [poolCases[0]!, poolCases[2]!].map((p) => ({ ...p, x: [2, 6, 6, 2] as [number, number, number, number] }))) {
+    for (const c of [poolCases[0]!, poolCases[2]!].map((p) => ({
+      ...p,
+      x: [2, 6, 6, 2] as [number, number, number, number],
+    }))) {
       const [cpu] = await onBackend('cpu', () => poolGrad(xv, c));
       const [wasm] = await onBackend('wasm', () => poolGrad(xv, c));
       expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5);
@@ -254,7 +358,8 @@ describe('MaxPoolGrad on wasm (replaced by a scatter on the heap)', () => {
     const xv = seededValues(2 * 6 * 6 * 3, 31);
     const x = tf.tensor4d(xv, [2, 6, 6, 3]);
     const target = tf.tensor4d(seededValues(2 * 3 * 3 * 3, 32), [2, 3, 3, 3]);
-    const loss = (t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 3, 2, 'same'), target));
+    const loss = (t: tf.Tensor) =>
+      tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 3, 2, 'same'), target));
     const g = tf.grad(loss)(x);
     const gv = g.dataSync();
     const eps = 1e-3;
@@ -264,7 +369,12 @@ describe('MaxPoolGrad on wasm (replaced by a scatter on the heap)', () => {
       const minus = Float32Array.from(xv);
       plus[idx]! += eps;
       minus[idx]! -= eps;
-      const fd = tf.tidy(() => (loss(tf.tensor4d(plus, x.shape)).dataSync()[0]! - loss(tf.tensor4d(minus, x.shape)).dataSync()[0]!) / (2 * eps));
+      const fd = tf.tidy(
+        () =>
+          (loss(tf.tensor4d(plus, x.shape)).dataSync()[0]! -
+            loss(tf.tensor4d(minus, x.shape)).dataSync()[0]!) /
+          (2 * eps),
+      );
       expect(gv[idx]!).toBeCloseTo(fd, 2);
       if (gv[idx] !== 0) nonzero++;
     }
@@ -283,20 +393,31 @@ describe('MaxPoolGrad on wasm (replaced by a scatter on the heap)', () => {
     const x = tf.tensor4d([1, 3, 2, 3], [1, 2, 2, 1]);
     const dy = tf.tensor4d([5], [1, 1, 1, 1]);
     const inputs = { dy, input: x, output: dy } as unknown as tf.NamedTensorInfoMap;
-    const out = maxPoolGradOnHeap({ inputs, backend: tf.backend(), attrs: { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap });
+    const out = maxPoolGradOnHeap({
+      inputs,
+      backend: tf.backend(),
+      attrs: { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap,
+    });
     expect(out).not.toBeNull();
     // the first of the two 3s wins the tie
     const dx = tf.engine().makeTensorFromTensorInfo(out!);
     expect(Array.from(dx.dataSync())).toEqual([0, 5, 0, 0]);
     dx.dispose();
     // not a wasm heap: declines, so the backend's own kernel runs
-    expect(maxPoolGradOnHeap({ inputs, backend: {}, attrs: { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap })).toBeNull();
+    expect(
+      maxPoolGradOnHeap({
+        inputs,
+        backend: {},
+        attrs: { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap,
+      }),
+    ).toBeNull();
     tf.dispose([x, dy]);
   });
 
   it('stays right when the output allocation grows the wasm memory (views made before it would be detached)', async () => {
     await tf.setBackend('wasm');
-    const heap = () => (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer;
+    const heap = () =>
+      (tf.backend() as unknown as { wasm: { HEAPU8: Uint8Array } }).wasm.HEAPU8.buffer;
     // 128 MB in and 128 MB out: more than the heap keeps free, so allocating dx must grow it.
     const [h, w] = [4096, 8192];
     const xv = new Float32Array(h * w);
@@ -306,7 +427,11 @@ describe('MaxPoolGrad on wasm (replaced by a scatter on the heap)', () => {
     const dyv = seededValues((h / 2) * (w / 2), 42);
     const dy = tf.tensor4d(dyv, [1, h / 2, w / 2, 1]);
     const before = heap();
-    const out = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: dy }, { filterSize: 2, strides: 2, pad: 'valid' } as unknown as tf.NamedAttrMap) as tf.Tensor;
+    const out = tf.engine().runKernel('MaxPoolGrad', { dy, input: x, output: dy }, {
+      filterSize: 2,
+      strides: 2,
+      pad: 'valid',
+    } as unknown as tf.NamedAttrMap) as tf.Tensor;
     expect(heap()).not.toBe(before); // the premise: the memory did grow
     const dx = out.dataSync();
     tf.dispose([x, dy, out]);
@@ -332,21 +457,34 @@ describe('BatchMatMul and _FusedMatMul on wasm (transposed operands made explici
     [[1, 6, 4], [3, 5, 6], true, true], // broadcast batch
     [[4, 6], [6, 5], false, false],
   ];
-  it.each(mmCases.map((c, i) => [i, c] as const))('case %i matches the cpu backend: %j', async (i, [as, bs, ta, tb]) => {
-    const av = seededValues(as.reduce((x, y) => x * y), 700 + i);
-    const bv = seededValues(bs.reduce((x, y) => x * y), 800 + i);
-    const run = () => tf.matMul(tf.tensor(av, as), tf.tensor(bv, bs), ta, tb);
-    const [cpu] = await onBackend('cpu', run);
-    const [wasm] = await onBackend('wasm', run);
-    expect(maxAbs(cpu!)).toBeGreaterThan(0);
-    expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpu!)));
-  });
+  it.each(mmCases.map((c, i) => [i, c] as const))(
+    'case %i matches the cpu backend: %j',
+    async (i, [as, bs, ta, tb]) => {
+      const av = seededValues(
+        as.reduce((x, y) => x * y),
+        700 + i,
+      );
+      const bv = seededValues(
+        bs.reduce((x, y) => x * y),
+        800 + i,
+      );
+      const run = () => tf.matMul(tf.tensor(av, as), tf.tensor(bv, bs), ta, tb);
+      const [cpu] = await onBackend('cpu', run);
+      const [wasm] = await onBackend('wasm', run);
+      expect(maxAbs(cpu!)).toBeGreaterThan(0);
+      expect(maxAbsDiff(cpu!, wasm!)).toBeLessThan(1e-5 * Math.max(1, maxAbs(cpu!)));
+    },
+  );
 
   it('fused products (bias + relu) with transposed operands match the cpu backend', async () => {
     const a = seededValues(6 * 4, 1);
     const b = seededValues(5 * 6, 2);
     const bias = seededValues(5, 3);
-    for (const [ta, tb] of [[true, true], [true, false], [false, true]] as const) {
+    for (const [ta, tb] of [
+      [true, true],
+      [true, false],
+      [false, true],
+    ] as const) {
       const run = () =>
         tf.fused.matMul({
           a: tf.tensor2d(a, ta ? [6, 4] : [4, 6]),
@@ -368,10 +506,14 @@ describe('BatchMatMul and _FusedMatMul on wasm (transposed operands made explici
     const a = tf.tensor2d(seededValues(5 * 4, 11), [5, 4]);
     const b = tf.tensor2d(seededValues(4 * 3, 12), [4, 3]);
     const target = tf.tensor2d(seededValues(5 * 3, 13), [5, 3]);
-    const loss = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.mul(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D), target));
+    const loss = (x: tf.Tensor, y: tf.Tensor) =>
+      tf.sum(tf.mul(tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D), target));
     const [ga, gb] = tf.grads(loss)([a, b]);
     const eps = 1e-2;
-    for (const [t, g, other, first] of [[a, ga!, b, true], [b, gb!, a, false]] as const) {
+    for (const [t, g, other, first] of [
+      [a, ga!, b, true],
+      [b, gb!, a, false],
+    ] as const) {
       const v = t.dataSync();
       for (let idx = 0; idx < v.length; idx += 3) {
         const plus = Float32Array.from(v);
@@ -419,7 +561,8 @@ describe('Identity on wasm (shares memory instead of copying)', () => {
       const x = tf.tensor4d(xv, [2, 6, 6, 2]);
       const w = tf.tensor4d(wv, [3, 3, 2, 3]);
       // exp and relu save their outputs, conv2d its inputs: all through Identity
-      const f = (t: tf.Tensor) => tf.sum(tf.exp(tf.relu(tf.conv2d(t as tf.Tensor4D, w, 1, 'same'))));
+      const f = (t: tf.Tensor) =>
+        tf.sum(tf.exp(tf.relu(tf.conv2d(t as tf.Tensor4D, w, 1, 'same'))));
       return tf.grad(f)(x);
     };
     const [cpu] = await onBackend('cpu', run);
@@ -438,13 +581,19 @@ describe('Select on wasm', () => {
     const cond = [1, 0, 0, 1, 1, 0, 1];
     const a = [1, 1, 0, 0, 1, 0, 1];
     const b = [0, 1, 1, 1, 0, 0, 0];
-    const run = () => tf.where(tf.tensor1d(cond, 'bool'), tf.tensor1d(a, 'bool'), tf.tensor1d(b, 'bool'));
+    const run = () =>
+      tf.where(tf.tensor1d(cond, 'bool'), tf.tensor1d(a, 'bool'), tf.tensor1d(b, 'bool'));
     const [cpu] = await onBackend('cpu', run);
     const [wasm] = await onBackend('wasm', run);
     expect(Array.from(cpu!)).toEqual(cond.map((c, i) => (c ? a[i] : b[i])));
     expect(Array.from(wasm!)).toEqual(Array.from(cpu!));
     // other dtypes keep wasm's own kernel and stay right
-    const f = () => tf.where(tf.tensor1d(cond, 'bool'), tf.tensor1d([1, 2, 3, 4, 5, 6, 7]), tf.tensor1d([-1, -2, -3, -4, -5, -6, -7]));
+    const f = () =>
+      tf.where(
+        tf.tensor1d(cond, 'bool'),
+        tf.tensor1d([1, 2, 3, 4, 5, 6, 7]),
+        tf.tensor1d([-1, -2, -3, -4, -5, -6, -7]),
+      );
     expect(Array.from((await onBackend('wasm', f))[0]!)).toEqual([1, -2, -3, 4, 5, -6, 7]);
     const before = tf.engine().backend.numDataIds();
     for (let i = 0; i < 10; i++) tf.dispose(tf.tidy(run));
@@ -473,9 +622,14 @@ describe('cpu-fallback kernels on wasm', () => {
 
   it('UnsortedSegmentSum (the gradient of gather) matches the cpu backend', async () => {
     const run = () =>
-      tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor1d([0, 2, 2, 1, 0], 'int32')), tf.reshape(tf.range(1, 6), [5, 1]))))(
-        tf.tensor2d(seededValues(12, 3), [4, 3]),
-      );
+      tf.grad((t: tf.Tensor) =>
+        tf.sum(
+          tf.mul(
+            tf.gather(t, tf.tensor1d([0, 2, 2, 1, 0], 'int32')),
+            tf.reshape(tf.range(1, 6), [5, 1]),
+          ),
+        ),
+      )(tf.tensor2d(seededValues(12, 3), [4, 3]));
     const [cpu] = await onBackend('cpu', run);
     const [wasm] = await onBackend('wasm', run);
     expect(Array.from(wasm!)).toEqual(Array.from(cpu!));
@@ -485,21 +639,55 @@ describe('cpu-fallback kernels on wasm', () => {
 describe('Slice on wasm (copies only the slice)', () => {
   // shape, begin, size (-1: to the end)
   const cases: [number[], number[], number[]][] = [
-    [[10, 4, 4, 1], [3, 0, 0, 0], [5, -1, -1, -1]], // a batch of images: one run
-    [[10, 4, 4, 1], [0, 0, 0, 0], [10, 4, 4, 1]], // everything
-    [[6, 5, 4, 3], [1, 2, 1, 0], [3, 2, 2, 3]], // runs of the last axis
-    [[6, 5, 4, 3], [2, 1, 0, 1], [2, 3, 4, 2]], // partial last axis
-    [[7, 9], [2, 3], [4, 5]],
-    [[7, 9], [0, 4], [7, 1]], // one column
+    [
+      [10, 4, 4, 1],
+      [3, 0, 0, 0],
+      [5, -1, -1, -1],
+    ], // a batch of images: one run
+    [
+      [10, 4, 4, 1],
+      [0, 0, 0, 0],
+      [10, 4, 4, 1],
+    ], // everything
+    [
+      [6, 5, 4, 3],
+      [1, 2, 1, 0],
+      [3, 2, 2, 3],
+    ], // runs of the last axis
+    [
+      [6, 5, 4, 3],
+      [2, 1, 0, 1],
+      [2, 3, 4, 2],
+    ], // partial last axis
+    [
+      [7, 9],
+      [2, 3],
+      [4, 5],
+    ],
+    [
+      [7, 9],
+      [0, 4],
+      [7, 1],
+    ], // one column
     [[12], [5], [4]],
-    [[3, 1, 4, 1, 5, 2], [1, 0, 1, 0, 2, 1], [2, 1, 2, 1, 3, 1]], // rank 6
-    [[4, 3], [1, 0], [0, 3]], // empty
+    [
+      [3, 1, 4, 1, 5, 2],
+      [1, 0, 1, 0, 2, 1],
+      [2, 1, 2, 1, 3, 1],
+    ], // rank 6
+    [
+      [4, 3],
+      [1, 0],
+      [0, 3],
+    ], // empty
   ];
   for (const dtype of ['float32', 'int32', 'bool'] as const) {
     it(`gives the cpu backend's values (${dtype}, ranks 1-6, partial and whole axes, empty)`, async () => {
       for (const [shape, begin, size] of cases) {
         const n = shape.reduce((a, b) => a * b, 1);
-        const vals = seededValues(n, n + shape.length).map((v) => (dtype === 'bool' ? (v > 0 ? 1 : 0) : dtype === 'int32' ? Math.round(v * 100) : v));
+        const vals = seededValues(n, n + shape.length).map((v) =>
+          dtype === 'bool' ? (v > 0 ? 1 : 0) : dtype === 'int32' ? Math.round(v * 100) : v,
+        );
         const run = () => tf.slice(tf.tensor(vals, shape, dtype), begin, size);
         const [want] = await onBackend('cpu', run);
         const [got] = await onBackend('wasm', run);
@@ -512,12 +700,25 @@ describe('Slice on wasm (copies only the slice)', () => {
     await tf.setBackend('wasm');
     expect(registerWasmTrainingKernels()).toContain('Slice');
     const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [3, 2]);
-    const out = sliceOnHeap({ inputs: { x } as unknown as tf.NamedTensorInfoMap, backend: tf.backend(), attrs: { begin: [1, 0], size: [2, 2] } as unknown as tf.NamedAttrMap });
+    const out = sliceOnHeap({
+      inputs: { x } as unknown as tf.NamedTensorInfoMap,
+      backend: tf.backend(),
+      attrs: { begin: [1, 0], size: [2, 2] } as unknown as tf.NamedAttrMap,
+    });
     const t = tf.engine().makeTensorFromTensorInfo(out!);
     expect(Array.from(t.dataSync())).toEqual([3, 4, 5, 6]);
-    expect(sliceOnHeap({ inputs: { x } as unknown as tf.NamedTensorInfoMap, backend: {}, attrs: { begin: [0, 0], size: [1, 1] } as unknown as tf.NamedAttrMap })).toBeNull();
+    expect(
+      sliceOnHeap({
+        inputs: { x } as unknown as tf.NamedTensorInfoMap,
+        backend: {},
+        attrs: { begin: [0, 0], size: [1, 1] } as unknown as tf.NamedAttrMap,
+      }),
+    ).toBeNull();
     const strings = tf.tensor1d(['a', 'b', 'c'], 'string');
-    expect(Array.from(tf.slice(strings, 1, 2).dataSync() as unknown as string[])).toEqual(['b', 'c']);
+    expect(Array.from(tf.slice(strings, 1, 2).dataSync() as unknown as string[])).toEqual([
+      'b',
+      'c',
+    ]);
     const before = tf.engine().backend.numDataIds();
     for (let i = 0; i < 3; i++) tf.dispose(tf.slice(x, [1, 1], [1, 1]));
     expect(tf.engine().backend.numDataIds()).toBe(before);

@@ -21,7 +21,8 @@ export function maxPoolGradOnHeap(args: {
   const { backend } = args;
   const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
   const attrs = (args.attrs ?? {}) as unknown as tf.MaxPoolGradAttrs;
-  if (!isWasmHeapBackend(backend) || input.dtype !== 'float32' || dy.dtype !== 'float32') return null;
+  if (!isWasmHeapBackend(backend) || input.dtype !== 'float32' || dy.dtype !== 'float32')
+    return null;
   if (input.shape.length !== 4 || dy.shape.length !== 4) return null;
   const info = tf.backend_util.computePool2DInfo(
     input.shape as [number, number, number, number],
@@ -32,7 +33,8 @@ export function maxPoolGradOnHeap(args: {
     attrs.dimRoundingMode,
   );
   const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
-  if (dy.shape[0] !== batchSize || dy.shape[1] !== OH || dy.shape[2] !== OW || dy.shape[3] !== C) return null;
+  if (dy.shape[0] !== batchSize || dy.shape[1] !== OH || dy.shape[2] !== OW || dy.shape[3] !== C)
+    return null;
   // Pooling has no dilation (computePool2DInfo was given 1): each window is a plain box.
   const { strideHeight: sh, strideWidth: sw } = info;
   const fh = info.effectiveFilterHeight;

@@ -17,7 +17,13 @@ export function sliceOnHeap(args: {
   const { backend } = args;
   const { x } = args.inputs as { x: tf.TensorInfo };
   const attrs = (args.attrs ?? {}) as unknown as tf.SliceAttrs;
-  if (!isWasmHeapBackend(backend) || x.dtype === 'string' || x.dtype === 'complex64' || x.shape.length === 0) return null;
+  if (
+    !isWasmHeapBackend(backend) ||
+    x.dtype === 'string' ||
+    x.dtype === 'complex64' ||
+    x.shape.length === 0
+  )
+    return null;
   const parsed = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, attrs.begin, attrs.size);
   const begin = parsed[0]!;
   const size = parsed[1]!;

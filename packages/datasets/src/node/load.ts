@@ -1,10 +1,9 @@
 import { CIFAR10_IMAGE_BYTES, cifar10RecordCount, decodeCifar10Into } from '../cifar.js';
 import {
   ChecksumError,
-  DataFormatError,
   DatasetError,
-  DownloadError,
   type DownloadAttempt,
+  DownloadError,
   MissingDataError,
   type MissingFile,
 } from '../errors.js';
@@ -12,16 +11,16 @@ import { corruptGzipError } from '../gzip.js';
 import { isGzip, parseIdxSplit } from '../idx.js';
 import { CIFAR10, FASHION_MNIST, MNIST } from '../sources.js';
 import type {
-  CifarBatchSpec,
   Cifar10Spec,
+  CifarBatchSpec,
   FileChecksum,
   IdxDatasetSpec,
   IdxFileSpec,
   Split,
   SplitName,
 } from '../types.js';
-import { defaultCacheDir, defaultDataDir, type NodeModules, nodeModules } from './env.js';
 import { downloadVerified } from './download.js';
+import { defaultCacheDir, defaultDataDir, type NodeModules, nodeModules } from './env.js';
 import { readTarMembers } from './tar.js';
 import { type Check, verifyBytes, verifyFile } from './verify.js';
 

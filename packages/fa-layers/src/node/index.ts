@@ -84,12 +84,17 @@ function workerScript(): URL {
 }
 
 /** How many worker threads `workers` means here. */
-export function resolveReplicaWorkers(workers: WorkerReplicasOptions['workers'], backend: string): number {
+export function resolveReplicaWorkers(
+  workers: WorkerReplicasOptions['workers'],
+  backend: string,
+): number {
   if (workers == null || workers === 'auto') {
     return backend === 'tensorflow' ? 0 : Math.max(0, availableParallelism() - 1);
   }
   if (!Number.isInteger(workers) || workers < 0) {
-    throw new RangeError(`workerReplicas: workers must be 'auto' or an integer >= 0, got ${String(workers)}`);
+    throw new RangeError(
+      `workerReplicas: workers must be 'auto' or an integer >= 0, got ${String(workers)}`,
+    );
   }
   return workers;
 }
@@ -108,7 +113,10 @@ async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts
 
 class WorkerReplica implements GradientReplica {
   private nextId = 1;
-  private readonly pending = new Map<number, { resolve: (r: ReplicaResult) => void; reject: (e: Error) => void }>();
+  private readonly pending = new Map<
+    number,
+    { resolve: (r: ReplicaResult) => void; reject: (e: Error) => void }
+  >();
   private failure: Error | null = null;
   closing = false;
   readonly ready: Promise<void>;
@@ -132,7 +140,8 @@ class WorkerReplica implements GradientReplica {
     };
     worker.on('message', (m: ReplicaReply) => {
       if (m.type === 'ready') onReady();
-      else if (m.type === 'error' && m.id == null) fail(new ReplicaWorkerError(`replica worker ${index}: ${m.message}`, m.stack));
+      else if (m.type === 'error' && m.id == null)
+        fail(new ReplicaWorkerError(`replica worker ${index}: ${m.message}`, m.stack));
       else {
         const p = this.pending.get(m.id!);
         if (!p) return;
@@ -176,7 +185,10 @@ class WorkerReplica implements GradientReplica {
  *   await pool.close();
  * }
  */
-export async function workerReplicas(model: tfl.LayersModel, options: WorkerReplicasOptions = {}): Promise<WorkerReplicas> {
+export async function workerReplicas(
+  model: tfl.LayersModel,
+  options: WorkerReplicasOptions = {},
+): Promise<WorkerReplicas> {
   const backend = options.backend ?? tf.getBackend();
   const count = resolveReplicaWorkers(options.workers, backend);
   if (count === 0) return { replicas: [], close: async () => {} };
@@ -186,7 +198,10 @@ export async function workerReplicas(model: tfl.LayersModel, options: WorkerRepl
     artifacts: await artifactsOf(model),
   };
   const url = workerScript();
-  const replicas = Array.from({ length: count }, (_, i) => new WorkerReplica(new Worker(url, { workerData }), i + 1));
+  const replicas = Array.from(
+    { length: count },
+    (_, i) => new WorkerReplica(new Worker(url, { workerData }), i + 1),
+  );
   let closed = false;
   const close = async () => {
     if (closed) return;
@@ -203,7 +218,9 @@ export async function workerReplicas(model: tfl.LayersModel, options: WorkerRepl
   return { replicas, close };
 }
 
-export interface DataParallelOptions extends Omit<TrainOptions, 'replicas'>, WorkerReplicasOptions {}
+export interface DataParallelOptions
+  extends Omit<TrainOptions, 'replicas'>,
+    WorkerReplicasOptions {}
 
 /**
  * `train()` with its batches split across this thread and `workers` worker threads (see

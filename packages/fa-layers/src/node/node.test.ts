@@ -6,14 +6,31 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FeedbackMode } from '../modes.js';
 import { blobs, smallNet } from '../test-utils.js';
-import { type GradientReplica, type ReplicaJob, shardGradients, type TrainOptions, train } from '../train.js';
-import { ReplicaWorkerError, resolveReplicaWorkers, trainDataParallel, workerReplicas } from './index.js';
+import {
+  type GradientReplica,
+  type ReplicaJob,
+  shardGradients,
+  type TrainOptions,
+  train,
+} from '../train.js';
+import {
+  ReplicaWorkerError,
+  resolveReplicaWorkers,
+  trainDataParallel,
+  workerReplicas,
+} from './index.js';
 
 beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });
 });
 
-const options: TrainOptions = { epochs: 2, batchSize: 8, optimizer: 'adam', learningRate: 0.01, seed: 4 };
+const options: TrainOptions = {
+  epochs: 2,
+  batchSize: 8,
+  optimizer: 'adam',
+  learningRate: 0.01,
+  seed: 4,
+};
 
 function weightsOf(model: { getWeights(): tf.Tensor[] }): number[][] {
   return model.getWeights().map((t) => Array.from(t.dataSync()));
@@ -26,7 +43,9 @@ describe('workerReplicas (worker threads)', () => {
       const data = blobs(24, 21);
       // reference: the same split, the replica a copy of the model in this thread
       const copy = smallNet(feedback, 7);
-      const local: GradientReplica = { gradients: async (job: ReplicaJob) => shardGradients(copy, job) };
+      const local: GradientReplica = {
+        gradients: async (job: ReplicaJob) => shardGradients(copy, job),
+      };
       const a = smallNet(feedback, 7);
       const ra = await train(a, data, { ...options, replicas: [local] });
       const b = smallNet(feedback, 7);
@@ -52,7 +71,12 @@ describe('workerReplicas (worker threads)', () => {
     const one = smallNet('fa', 7);
     const r1 = await train(one, data, { ...options, optimizer: 'sgd', learningRate: 0.1 });
     const two = smallNet('fa', 7);
-    const r2 = await trainDataParallel(two, data, { ...options, optimizer: 'sgd', learningRate: 0.1, workers: 1 });
+    const r2 = await trainDataParallel(two, data, {
+      ...options,
+      optimizer: 'sgd',
+      learningRate: 0.1,
+      workers: 1,
+    });
     expect(r2.history).toHaveLength(2);
     r2.history.forEach((h, e) => {
       expect(h.loss).toBeCloseTo(r1.history[e]!.loss, 5);
@@ -85,11 +109,16 @@ describe('workerReplicas (worker threads)', () => {
     // the worker thread dies after its second job
     const dying: GradientReplica = {
       gradients: async (job) => {
-        if (++calls === 3) await (replica as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+        if (++calls === 3)
+          await (
+            replica as unknown as { worker: { terminate(): Promise<number> } }
+          ).worker.terminate();
         return replica.gradients(job);
       },
     };
-    await expect(train(model, data, { batchSize: 8, replicas: [dying] })).rejects.toThrow(/replica worker 1 exited unexpectedly/);
+    await expect(train(model, data, { batchSize: 8, replicas: [dying] })).rejects.toThrow(
+      /replica worker 1 exited unexpectedly/,
+    );
     await pool.close();
     // closing the pool while train() waits on a worker fails that train() instead of hanging it
     const pool2 = await workerReplicas(model, { workers: 1 });
@@ -101,7 +130,9 @@ describe('workerReplicas (worker threads)', () => {
         return answer;
       },
     };
-    await expect(train(model, data, { batchSize: 8, replicas: [closing] })).rejects.toThrow(/replica worker 1 was closed/);
+    await expect(train(model, data, { batchSize: 8, replicas: [closing] })).rejects.toThrow(
+      /replica worker 1 was closed/,
+    );
     tf.dispose([data.x, data.y]);
     model.dispose();
   });

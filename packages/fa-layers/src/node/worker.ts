@@ -3,7 +3,7 @@
  * each job with the gradients of its shard (shardGradients), one job at a time.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { registerFaLayers, type ReplicaJob, shardGradients } from '@fa-robust/fa-layers';
+import { type ReplicaJob, registerFaLayers, shardGradients } from '@fa-robust/fa-layers';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import type { ReplicaReply, ReplicaRequest, ReplicaWorkerData } from './index.js';
@@ -28,7 +28,9 @@ async function start(): Promise<tfl.LayersModel> {
   }
   await backendModule.setupBackend({ backend: data.backend });
   if (tf.getBackend() !== data.backend) {
-    throw new Error(`replica worker: asked for the '${data.backend}' backend, got '${tf.getBackend()}'`);
+    throw new Error(
+      `replica worker: asked for the '${data.backend}' backend, got '${tf.getBackend()}'`,
+    );
   }
   registerFaLayers();
   if (data.workerModule != null) await import(data.workerModule);
@@ -45,7 +47,9 @@ port.on('message', async (msg: ReplicaRequest) => {
   try {
     const model = await ready;
     const result = shardGradients(model, msg.job as ReplicaJob);
-    port.postMessage({ type: 'result', id: msg.id, result } satisfies ReplicaReply, [result.gradients.buffer as ArrayBuffer]);
+    port.postMessage({ type: 'result', id: msg.id, result } satisfies ReplicaReply, [
+      result.gradients.buffer as ArrayBuffer,
+    ]);
   } catch (e) {
     port.postMessage(errorReply(msg.id, e));
   }

@@ -1,3 +1,4 @@
+import { mulberry32 as prng, shuffleInPlace } from '@fa-robust/internal';
 import type { Split } from './types.js';
 
 /**
@@ -6,14 +7,7 @@ import type { Split } from './types.js';
 
 /** mulberry32: a small, fast, well-mixed 32-bit PRNG; same seed, same sequence everywhere. */
 export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return prng(seed);
 }
 
 function checkSeed(seed: number): void {
@@ -28,13 +22,7 @@ export function permutation(n: number, seed: number): Uint32Array {
   const rand = mulberry32(seed);
   const p = new Uint32Array(n);
   for (let i = 0; i < n; i++) p[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rand() * (i + 1));
-    const t = p[i]!;
-    p[i] = p[j]!;
-    p[j] = t;
-  }
-  return p;
+  return shuffleInPlace(p, rand);
 }
 
 /** Floats per image. */

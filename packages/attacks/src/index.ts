@@ -26,6 +26,14 @@ export {
   modelGradient,
   ownGradient,
 } from './gradient.js';
+export {
+  ATTACK_INFO,
+  type AttackCost,
+  type AttackCostOptions,
+  type AttackInfo,
+  type AttackOptionName,
+  attackInfo,
+} from './info.js';
 export { type MifgsmOptions, mifgsm } from './mifgsm.js';
 export type { LabelsInput, LayersModelLike, LogitsFunction, Model } from './model.js';
 export { fooledMask, type LossName, type Objective, objectiveLoss } from './objective.js';

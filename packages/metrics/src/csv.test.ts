@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { toCsv } from './csv.js';
-import { createResults, type Results, resultCell, validateResults } from './results.js';
+import { createResults, resultCell } from './results-build.js';
+import type { Results } from './results-schema.js';
+import { validateResults } from './results-validate.js';
 
 /** A small RFC 4180 reader, to check what toCsv writes parses back. */
 function parseCsv(text: string): string[][] {

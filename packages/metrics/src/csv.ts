@@ -1,6 +1,6 @@
 import { FigureError } from './errors.js';
-import { modelLabel } from './figures.js';
-import type { Results } from './results.js';
+import { modelLabel } from './figure-labels.js';
+import type { Results } from './results-schema.js';
 import type { Summary } from './stats.js';
 
 export type CsvTable = 'cells' | 'alignment' | 'robust' | 'models';

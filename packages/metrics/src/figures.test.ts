@@ -2,18 +2,20 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { FigureError } from './errors.js';
 import {
-  accuracyFigure,
-  accuracyRows,
-  alignmentFigure,
-  alignmentRows,
+  ATTACK_LABELS,
+  ATTACK_ORDER,
   attackLabel,
+  DATASET_LABELS,
   datasetLabel,
-  figuresFor,
   modelLabel,
-  transferFigure,
-  transferRows,
-} from './figures.js';
-import { createResults, type Results, resultCell, validateResults } from './results.js';
+  SOURCE_LABELS,
+} from './figure-labels.js';
+import { accuracyRows, alignmentRows, transferRows } from './figure-rows.js';
+import { accuracyFigure, alignmentFigure, figuresFor, transferFigure } from './figure-specs.js';
+import * as api from './index.js';
+import { createResults, resultCell } from './results-build.js';
+import type { Results } from './results-schema.js';
+import { validateResults } from './results-validate.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: specs are walked as plain JSON
 type Loose = Record<string, any>;
@@ -35,6 +37,19 @@ describe('labels', () => {
     expect(modelLabel(r, 'mnist', 'fa')).toBe('FA');
     const twoFa = { ...r, models: [...r.models, { dataset: 'mnist', id: 'fa2', method: 'fa' }] };
     expect(modelLabel(twoFa, 'mnist', 'fa2')).toBe('FA (fa2)');
+  });
+  it('takes the names from the label tables the package exports', () => {
+    expect(api.ATTACK_LABELS).toBe(ATTACK_LABELS);
+    expect(api.DATASET_LABELS).toBe(DATASET_LABELS);
+    expect(api.SOURCE_LABELS).toBe(SOURCE_LABELS);
+    expect(api.ATTACK_ORDER).toBe(ATTACK_ORDER);
+    for (const [id, name] of Object.entries(ATTACK_LABELS)) {
+      expect(attackLabel(id)).toBe(name);
+      expect(attackLabel(id.toUpperCase())).toBe(name);
+    }
+    for (const [id, name] of Object.entries(DATASET_LABELS)) expect(datasetLabel(id)).toBe(name);
+    expect(ATTACK_ORDER.slice(0, 3)).toEqual(['fgsm', 'bim', 'ifgsm']);
+    expect(SOURCE_LABELS.own).toBe("gradients from each network's own backward path");
   });
 });
 

@@ -11,26 +11,34 @@ export { type AlignmentOptions, type GradientAlignment, gradientAlignment } from
 export { type CsvOptions, type CsvTable, toCsv } from './csv.js';
 export { FigureError, MetricsInputError, ResultsValidationError } from './errors.js';
 export {
+  ATTACK_LABELS,
+  ATTACK_ORDER,
+  attackLabel,
+  DATASET_LABELS,
+  datasetLabel,
+  FIGURE_FONT,
+  modelLabel,
+  SOURCE_LABELS,
+} from './figure-labels.js';
+export {
   type AccuracyFigureOptions,
   type AlignmentFigureOptions,
   type AlignmentRow,
-  accuracyFigure,
   accuracyRows,
-  alignmentFigure,
   alignmentRows,
-  attackLabel,
   type CurveFigureOptions,
   type CurveRow,
-  datasetLabel,
-  FIGURE_FONT,
+  type TransferFigureOptions,
+  transferRows,
+} from './figure-rows.js';
+export {
+  accuracyFigure,
+  alignmentFigure,
   type FigureSpec,
   figuresFor,
-  modelLabel,
   type NamedFigure,
-  type TransferFigureOptions,
   transferFigure,
-  transferRows,
-} from './figures.js';
+} from './figure-specs.js';
 export {
   type ClassInput,
   type ExamplesInput,
@@ -55,29 +63,28 @@ export {
   writeFigures,
 } from './render.js';
 export {
-  type AlignmentRecord,
   alignmentRecord,
   type CreateResultsInput,
-  cellKey,
   createResults,
+  type ResultCellInput,
+  resultCell,
+  robustRecord,
+} from './results-build.js';
+export { readResults, writeResults } from './results-io.js';
+export {
+  type AlignmentRecord,
+  cellKey,
   type JsonObject,
   type JsonValue,
   type ModelRecord,
   normEps,
-  parseResults,
   RESULTS_SCHEMA_VERSION,
   type ResultCell,
-  type ResultCellInput,
   type Results,
   type ResultsEnvironment,
   type RobustRecord,
-  readResults,
-  resultCell,
-  robustRecord,
-  type ValidateOptions,
-  validateResults,
-  writeResults,
-} from './results.js';
+} from './results-schema.js';
+export { parseResults, type ValidateOptions, validateResults } from './results-validate.js';
 export {
   type Histogram,
   type HistogramOptions,

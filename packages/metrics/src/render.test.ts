@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { afterAll, describe, expect, it } from 'vitest';
-import { accuracyFigure, accuracyRows, alignmentFigure, transferFigure } from './figures.js';
+import { accuracyRows } from './figure-rows.js';
+import { accuracyFigure, alignmentFigure, transferFigure } from './figure-specs.js';
 import { parseFontWidths, textWidth } from './font-metrics.js';
 import { bundledFontFiles, renderPng, renderSvg, writeFigure, writeFigures } from './render.js';
-import { type Results, validateResults } from './results.js';
+import type { Results } from './results-schema.js';
+import { validateResults } from './results-validate.js';
 import { darkPixels, decodePng } from './test-utils.js';
 
 const fixture = (): Results =>

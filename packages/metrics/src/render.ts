@@ -1,7 +1,7 @@
 import { FigureError } from './errors.js';
-import { type FigureSpec, figuresFor } from './figures.js';
+import { type FigureSpec, figuresFor } from './figure-specs.js';
 import { type FontWidths, parseFontWidths, textWidth } from './font-metrics.js';
-import type { Results } from './results.js';
+import type { Results } from './results-schema.js';
 
 /**
  * The font files bundled for PNG rendering (Inter regular and bold, SIL OFL, from

@@ -5,17 +5,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { gradientAlignment } from './alignment.js';
 import { ResultsValidationError } from './errors.js';
 import { perturbationStats } from './perturbation.js';
-import {
-  alignmentRecord,
-  createResults,
-  parseResults,
-  type Results,
-  readResults,
-  resultCell,
-  robustRecord,
-  validateResults,
-  writeResults,
-} from './results.js';
+import { alignmentRecord, createResults, resultCell, robustRecord } from './results-build.js';
+import { readResults, writeResults } from './results-io.js';
+import type { Results } from './results-schema.js';
+import { parseResults, validateResults } from './results-validate.js';
 import { wilsonInterval } from './stats.js';
 
 // biome-ignore lint/suspicious/noExplicitAny: the tests break parsed JSON on purpose

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MetricsInputError } from './errors.js';
-import { validateResults } from './results.js';
+import { validateResults } from './results-validate.js';
 import { transferAt, transferMatrix, transferMatrixFromResults } from './transfer.js';
 
 const fixture = () =>

@@ -1,6 +1,6 @@
 import { describe, MetricsInputError } from './errors.js';
 import { type MaskInput, toMask } from './input.js';
-import { normEps, type Results } from './results.js';
+import { normEps, type Results } from './results-schema.js';
 import { type IntervalOptions, type Proportion, proportion } from './stats.js';
 
 /** One measurement: the target's correctness on adversarial examples crafted on the source. */

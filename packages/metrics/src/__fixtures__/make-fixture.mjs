@@ -114,6 +114,7 @@ for (const dataset of ['mnist', 'cifar10']) {
 }
 
 // alignment: FA gradients at ~60-85 degrees from the true one (MNIST closer), BP exactly aligned
+// mulberry32, a copy: @fa-robust/internal is .ts source, which plain Node 20 cannot import.
 function seeded(seed) {
   let a = seed >>> 0;
   return () => {

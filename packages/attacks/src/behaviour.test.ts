@@ -42,7 +42,7 @@ afterAll(() => {
 
 describe('targeted attacks', () => {
   const target = () => y.map((v) => (v + 2) % K);
-  const cases: [string, () => Promise<import('./core.js').AttackResult>][] = [
+  const cases: [string, () => Promise<import('./types.js').AttackResult>][] = [
     ['fgsm', () => fgsm(m.model, x, y, { epsilon: 0.5, target: target() })],
     ['bim', () => bim(m.model, x, y, { epsilon: 0.5, target: target() })],
     ['mifgsm', () => mifgsm(m.model, x, y, { epsilon: 0.5, target: target() })],

@@ -1,13 +1,10 @@
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  AttackContext,
-  type AttackResult,
-  type GradientAttackOptions,
-  projectLinf,
-  type Variant,
-} from './core.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { AttackContext } from './context.js';
+import { iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
+import { LINF } from './norms.js';
 import { checkVariant, finiteNumber, positiveInt } from './options.js';
+import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
 
 export interface BimOptions extends GradientAttackOptions {
   /** Iterations T. Default 10 (the paper's setting). */
@@ -43,20 +40,9 @@ export async function bim(
   try {
     const alpha = finiteNumber('bim', 'alpha', options.alpha, ctx.epsilon / steps);
     const clip = options.clipToBounds ?? variant === 'standard';
-    let xt = x;
-    for (let t = 0; t < steps; t++) {
-      const g = ctx.hold('g', ctx.gradient(xt));
-      xt = ctx.hold(
-        'x',
-        tf.tidy(() => {
-          const projected = projectLinf(tf.add(xt, tf.mul(alpha, tf.sign(g))), x, ctx.epsilon);
-          return clip ? ctx.clip(projected) : projected;
-        }),
-      );
-      ctx.iterations++;
-      await ctx.checkAbort();
-    }
-    return await ctx.finish(ctx.release('x'), { variant, norm: 'linf', clippedToBounds: clip });
+    // PGD without a random start: sign steps of alpha, projected onto the eps-ball.
+    const final = await iterate(ctx, { norm: LINF, steps, stepSize: alpha, clip });
+    return await ctx.finish(final, { variant, norm: 'linf', clippedToBounds: clip });
   } finally {
     ctx.dispose();
   }

@@ -1,6 +1,6 @@
-import type { SanityFlag } from './core.js';
 import { AttackInputError, describe } from './errors.js';
 import type { EpsilonResult, RunResult } from './runner.js';
+import type { SanityFlag } from './types.js';
 
 const GRADIENT_FREE = new Set(['spsa', 'square']);
 

@@ -1,12 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  AttackContext,
-  type AttackResult,
-  type GradientAttackOptions,
-  type Variant,
-} from './core.js';
+import { AttackContext } from './context.js';
 import type { LabelsInput, Model } from './model.js';
 import { checkVariant } from './options.js';
+import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
 
 export interface FgsmOptions extends GradientAttackOptions {
   /** 'standard' (default) or 'paper': the same step, written as in Akrout 2019 (no pixel clipping by default). */

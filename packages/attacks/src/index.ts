@@ -1,15 +1,5 @@
 export { type BimOptions, bim } from './bim.js';
 export { type MaskingCheckOptions, maskingFlags } from './checks.js';
-export type {
-  AttackName,
-  AttackOptions,
-  AttackResult,
-  GradientAttackOptions,
-  Norm,
-  SanityFlag,
-  SanityFlagCode,
-  Variant,
-} from './core.js';
 export {
   AttackAbortedError,
   AttackError,
@@ -56,3 +46,13 @@ export {
 } from './runner.js';
 export { type SpsaOptions, spsa } from './spsa.js';
 export { type SquareOptions, square, squareFraction } from './square.js';
+export type {
+  AttackName,
+  AttackOptions,
+  AttackResult,
+  GradientAttackOptions,
+  Norm,
+  SanityFlag,
+  SanityFlagCode,
+  Variant,
+} from './types.js';

@@ -1,11 +1,11 @@
 import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttackResult } from './core.js';
 import { customGradient, modelGradient } from './gradient.js';
 import { ATTACK_INFO, attackInfo } from './info.js';
 import { ATTACKS } from './runner.js';
 import { type LinearModel, linearModel, uniform } from './test-utils.js';
+import type { AttackResult } from './types.js';
 
 const D = 12;
 const K = 3;

@@ -1,4 +1,4 @@
-import type { AttackName, Norm } from './core.js';
+import type { AttackName, Norm } from './types.js';
 
 /** An option an attack reads beyond the ones every attack takes (epsilon, bounds, loss, ...). */
 export type AttackOptionName =

@@ -8,9 +8,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AttackResult } from './core.js';
 import { ATTACKS } from './runner.js';
 import { uniform } from './test-utils.js';
+import type { AttackResult } from './types.js';
 
 let net: tfl.LayersModel;
 const H = 6;

@@ -1,14 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  AttackContext,
-  type AttackResult,
-  type GradientAttackOptions,
-  l1Norm,
-  projectLinf,
-  type Variant,
-} from './core.js';
+import { AttackContext } from './context.js';
+import { l1Norm } from './geometry.js';
+import { type DirectionHook, iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
+import { LINF } from './norms.js';
 import { checkVariant, finiteNumber, positiveInt } from './options.js';
+import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
+
+/** MI-FGSM's direction: the momentum g_{t+1} = mu * g_t + grad / ||grad||_1 (g_0 = 0). */
+export function momentumDirection(decay: number): DirectionHook {
+  return (grad, previous) =>
+    tf.tidy(() =>
+      tf.add(
+        tf.mul(decay, previous ?? tf.zerosLike(grad)),
+        tf.div(grad, tf.maximum(l1Norm(grad), 1e-12)),
+      ),
+    );
+}
 
 export interface MifgsmOptions extends GradientAttackOptions {
   /** Iterations T. Default 10. */
@@ -55,28 +63,16 @@ export async function mifgsm(
       paper ? ctx.epsilon : ctx.epsilon / steps,
     );
     const clip = options.clipToBounds ?? !paper;
-    let xt = x;
-    let momentum = ctx.hold('momentum', tf.zerosLike(x));
-    for (let t = 0; t < steps; t++) {
-      const grad = ctx.hold('grad', ctx.gradient(xt));
-      momentum = ctx.hold(
-        'momentum',
-        tf.tidy(() =>
-          tf.add(tf.mul(decay, momentum), tf.div(grad, tf.maximum(l1Norm(grad), 1e-12))),
-        ),
-      );
-      xt = ctx.hold(
-        'x',
-        tf.tidy(() => {
-          let next = tf.add(xt, tf.mul(alpha, tf.sign(momentum)));
-          if (!paper) next = projectLinf(next, x, ctx.epsilon);
-          return clip ? ctx.clip(next) : next;
-        }),
-      );
-      ctx.iterations++;
-      await ctx.checkAbort();
-    }
-    return await ctx.finish(ctx.release('x'), { variant, norm: 'linf', clippedToBounds: clip });
+    // 'paper': a step of alpha (= eps) along sign(g) every iteration, no projection.
+    const final = await iterate(ctx, {
+      norm: LINF,
+      steps,
+      stepSize: alpha,
+      project: !paper,
+      clip,
+      direction: momentumDirection(decay),
+    });
+    return await ctx.finish(final, { variant, norm: 'linf', clippedToBounds: clip });
   } finally {
     ctx.dispose();
   }

@@ -1,5 +1,5 @@
-import type { AttackName, Variant } from './core.js';
 import { AttackInputError, describe } from './errors.js';
+import type { AttackName, Variant } from './types.js';
 
 export function checkVariant(fn: AttackName, variant: unknown): Variant {
   if (variant === undefined) return 'standard';

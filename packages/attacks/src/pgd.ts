@@ -1,16 +1,11 @@
-import * as tf from '@tensorflow/tfjs-core';
-import {
-  AttackContext,
-  type AttackResult,
-  type GradientAttackOptions,
-  l2Norm,
-  type Norm,
-  projectL2,
-  projectLinf,
-} from './core.js';
+import type * as tf from '@tensorflow/tfjs-core';
+import { AttackContext } from './context.js';
 import { AttackInputError, describe } from './errors.js';
+import { iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
+import { normRule } from './norms.js';
 import { finiteNumber, positiveInt } from './options.js';
+import type { AttackResult, GradientAttackOptions, Norm } from './types.js';
 
 export interface PgdOptions extends GradientAttackOptions {
   /** 'linf' (default) or 'l2'. */
@@ -61,34 +56,14 @@ export async function pgd(
   const ctx = await AttackContext.create('pgd', model, x, y, options, { loss: 'ce' });
   try {
     const alpha = finiteNumber('pgd', 'alpha', options.alpha, (2.5 * ctx.epsilon) / steps);
-    const randomStart = options.randomStart ?? true;
-    for (let r = 0; r < restarts; r++) {
-      const outer = restarts > 1 ? ctx.beginRun() : null;
-      let xt = randomStart
-        ? ctx.hold('x', norm === 'linf' ? ctx.randomStartLinf(true) : ctx.randomStartL2(true))
-        : x;
-      for (let t = 0; t < steps; t++) {
-        const g = ctx.hold('g', ctx.gradient(xt));
-        xt = ctx.hold(
-          'x',
-          tf.tidy(() => {
-            if (norm === 'linf')
-              return ctx.clip(projectLinf(tf.add(xt, tf.mul(alpha, tf.sign(g))), x, ctx.epsilon));
-            const unit = tf.div(g, tf.maximum(l2Norm(g), 1e-12));
-            return ctx.clip(projectL2(tf.add(xt, tf.mul(alpha, unit)), x, ctx.epsilon));
-          }),
-        );
-        ctx.iterations++;
-        await ctx.checkAbort();
-      }
-      if (restarts > 1) {
-        const final = ctx.release('x');
-        ctx.observe(final);
-        if (final !== x) final.dispose();
-        ctx.endRun(outer);
-      }
-    }
-    const final = restarts > 1 ? null : ctx.release('x');
+    const final = await iterate(ctx, {
+      norm: normRule(norm),
+      steps,
+      stepSize: alpha,
+      start: (options.randomStart ?? true) ? 'random' : 'clean',
+      restarts,
+      clip: true,
+    });
     return await ctx.finish(final, { variant: 'standard', norm, clippedToBounds: true });
   } finally {
     ctx.dispose();

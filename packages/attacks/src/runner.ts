@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { bim } from './bim.js';
-import type { AttackName, AttackResult, Norm, SanityFlag, Variant } from './core.js';
 import { AttackAbortedError, AttackInputError, describe } from './errors.js';
 import { fgsm } from './fgsm.js';
 import type { GradientSource } from './gradient.js';
@@ -11,6 +10,7 @@ import { pgd } from './pgd.js';
 import { deriveSeed } from './random.js';
 import { spsa } from './spsa.js';
 import { square } from './square.js';
+import type { AttackName, AttackResult, Norm, SanityFlag, Variant } from './types.js';
 
 /** Any attack with the signature of the built-in ones. */
 export type AttackFunction = (

@@ -1,8 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AttackContext, type AttackOptions, type AttackResult, projectLinf } from './core.js';
+import { AttackContext } from './context.js';
+import { projectLinf } from './geometry.js';
 import type { LabelsInput, Model } from './model.js';
 import { objectiveLoss } from './objective.js';
 import { finiteNumber, positiveInt } from './options.js';
+import type { AttackOptions, AttackResult } from './types.js';
 
 export interface SpsaOptions extends AttackOptions {
   /** Iterations. Default 100. */

@@ -1,9 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { AttackContext, type AttackOptions, type AttackResult, blend } from './core.js';
+import { AttackContext } from './context.js';
 import { AttackInputError } from './errors.js';
+import { blend } from './geometry.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask, objectiveLoss } from './objective.js';
 import { finiteNumber, positiveInt } from './options.js';
+import type { AttackOptions, AttackResult } from './types.js';
 
 export interface SquareOptions extends AttackOptions {
   /** Iterations (one query each, after one for the initialisation). Default 1000. */

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
-import { FaConv2D } from './conv2d.js';
-import { FaDense } from './dense.js';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { FaConv2D } from './conv2d.js';
+import type { FaDense } from './dense.js';
 import { TrainDataError } from './errors.js';
 import type { FeedbackMode } from './modes.js';
-import { usfScale } from './modes.js';
+import { feedbackLayers } from './register.js';
 import { backpropTwin } from './twin.js';
 
 export interface LayerAlignment {
@@ -19,37 +19,12 @@ export interface LayerAlignment {
   angle: number | null;
 }
 
-/** Every FaDense / FaConv2D of a model, nested models included, in order. */
-export function feedbackLayers(model: tfl.LayersModel): (FaDense | FaConv2D)[] {
-  const out: (FaDense | FaConv2D)[] = [];
-  const visit = (layers: tfl.layers.Layer[]) => {
-    for (const layer of layers) {
-      if (layer instanceof FaDense || layer instanceof FaConv2D) out.push(layer);
-      else if (layer instanceof tfl.LayersModel) visit(layer.layers);
-    }
-  };
-  visit(model.layers);
-  return out;
-}
-
-/** B in the kernel's shape, as the layer's backward pass uses it now; null in dfa. */
+/**
+ * B in the kernel's shape, as the layer's backward pass uses it now (the mode table's `matrix`,
+ * as in the kernels), a new tensor; null in dfa.
+ */
 export function currentFeedback(layer: FaDense | FaConv2D): tf.Tensor | null {
-  const state = layer.feedbackState;
-  const w = layer.kernel!.read();
-  if (state.mode === 'dfa') return null;
-  return tf.tidy(() => {
-    switch (state.mode) {
-      case 'bp':
-        return tf.clone(w);
-      case 'fa':
-      case 'kp':
-        return tf.clone(state.weight!.read());
-      case 'usf':
-        return tf.mul(tf.sign(w), usfScale(w.shape));
-      default: // frsf, brsf
-        return tf.mul(tf.abs(state.weight!.read()), tf.sign(w));
-    }
-  });
+  return layer.feedbackState.feedbackMatrix(layer.kernel!.read());
 }
 
 function angleOf(a: tf.Tensor, b: tf.Tensor): tf.Scalar {

@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { FeedbackOptionError } from './errors.js';
-import { baseArgs, type FeedbackArgs, FeedbackState, registeredLayerClass } from './feedback.js';
+import { type FeedbackArgs, registeredLayerClass } from './feedback.js';
 import { feedbackConv2d } from './kernels.js';
-import type { FeedbackMode } from './modes.js';
+import { type KernelLayerFields, withFeedback } from './layer.js';
 
 /** Every option of tf.layers.conv2d. */
 export type Conv2DLayerArgs = Parameters<typeof tfl.layers.conv2d>[0];
@@ -11,23 +11,35 @@ export type Conv2DLayerArgs = Parameters<typeof tfl.layers.conv2d>[0];
 export type FaConv2DArgs = Conv2DLayerArgs & FeedbackArgs;
 
 type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
-type Shape = (number | null)[];
 
 /** The fields of tfjs-layers' Conv2D this class builds on (set by its constructor and build()). */
-interface Conv2DFields {
-  kernel: tfl.LayerVariable | null;
-  bias: tfl.LayerVariable | null;
+export interface Conv2DFields extends KernelLayerFields {
   filters: number;
   strides: number[];
   padding: string;
   dataFormat: 'channelsFirst' | 'channelsLast';
   dilationRate: number | number[];
-  activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string };
 }
 
 const Conv2D = registeredLayerClass('Conv2D') as new (
   args: Conv2DLayerArgs,
 ) => tfl.layers.Layer & Conv2DFields;
+
+const FeedbackConv2D = withFeedback<FaConv2DArgs, tfl.layers.Layer & Conv2DFields>(Conv2D, {
+  where: 'conv2d',
+  ownUnits: () => null,
+  checkArgs(args) {
+    const dilation = args.dilationRate ?? 1;
+    if ((Array.isArray(dilation) ? dilation : [dilation]).some((d) => d !== 1)) {
+      throw new FeedbackOptionError(
+        'conv2d',
+        'dilationRate',
+        '1 (tfjs has no gradient for dilated conv2d)',
+        dilation,
+      );
+    }
+  },
+});
 
 /**
  * tf.layers.conv2d whose backward pass sends the error to the layer below through feedback
@@ -41,46 +53,12 @@ const Conv2D = registeredLayerClass('Conv2D') as new (
  *
  * Dilation rates other than 1 are refused: tfjs has no gradient for dilated conv2d either.
  */
-export class FaConv2D extends Conv2D {
+export class FaConv2D extends FeedbackConv2D {
   static className = 'FaConv2D';
-  /** The feedback half of the layer: mode, seed, feedback weight. */
-  readonly feedbackState: FeedbackState;
-
-  constructor(args: FaConv2DArgs) {
-    const state = new FeedbackState('conv2d', args, null);
-    const dilation = args.dilationRate ?? 1;
-    if ((Array.isArray(dilation) ? dilation : [dilation]).some((d) => d !== 1)) {
-      throw new FeedbackOptionError(
-        'conv2d',
-        'dilationRate',
-        '1 (tfjs has no gradient for dilated conv2d)',
-        dilation,
-      );
-    }
-    super({
-      ...baseArgs(args),
-      kernelInitializer: args.kernelInitializer ?? state.defaultKernelInitializer(),
-    });
-    this.feedbackState = state;
-  }
-
-  /** The feedback mode. */
-  get feedback(): FeedbackMode {
-    return this.feedbackState.mode;
-  }
-
-  override build(inputShape: Shape | Shape[]): void {
-    super.build(inputShape);
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const kernelShape = this.kernel!.shape as number[];
-    const state = this.feedbackState;
-    state.build(kernelShape, shape, (name, fbShape, init, trainable) =>
-      this.addWeight(name, fbShape, 'float32', init, undefined, trainable),
-    );
-  }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
+      this.invokeCallHook(inputs, kwargs);
       let x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
       const state = this.feedbackState;
       state.beforeForward(kwargs?.training as boolean | undefined);
@@ -101,10 +79,6 @@ export class FaConv2D extends Conv2D {
       if (channelsFirst) y = tf.transpose(y, [0, 3, 1, 2]);
       return this.activation.apply(y);
     });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.feedbackState.getConfig() };
   }
 }
 

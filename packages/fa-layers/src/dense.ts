@@ -1,15 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { FeedbackOptionError } from './errors.js';
-import {
-  baseArgs,
-  type FeedbackArgs,
-  FeedbackState,
-  type Initializer,
-  registeredLayerClass,
-} from './feedback.js';
+import { type FeedbackArgs, type Initializer, registeredLayerClass } from './feedback.js';
 import { feedbackMatMul } from './kernels.js';
-import type { FeedbackMode } from './modes.js';
+import { type KernelLayerFields, withFeedback } from './layer.js';
 
 /** Every option of tf.layers.dense. */
 export type DenseLayerArgs = Parameters<typeof tfl.layers.dense>[0];
@@ -17,20 +11,31 @@ export type DenseLayerArgs = Parameters<typeof tfl.layers.dense>[0];
 export type FaDenseArgs = DenseLayerArgs & FeedbackArgs;
 
 type Kwargs = Parameters<tfl.layers.Layer['call']>[1];
-type Shape = (number | null)[];
 
 /** The fields of tfjs-layers' Dense this class builds on (set by its constructor and build()). */
-interface DenseFields {
-  kernel: tfl.LayerVariable | null;
-  bias: tfl.LayerVariable | null;
+export interface DenseFields extends KernelLayerFields {
   units: number;
-  activation: { apply(x: tf.Tensor): tf.Tensor; getClassName(): string };
   kernelInitializer: Initializer;
 }
 
 const Dense = registeredLayerClass('Dense') as new (
   args: DenseLayerArgs,
 ) => tfl.layers.Layer & DenseFields;
+
+const FeedbackDense = withFeedback<FaDenseArgs, tfl.layers.Layer & DenseFields>(Dense, {
+  where: 'dense',
+  ownUnits: (args) => args.units,
+  checkInput(layer, state, shape) {
+    if (state.direct && shape.length !== 2) {
+      throw new FeedbackOptionError(
+        layer.name,
+        'inputShape',
+        `rank 2 ([batch, features]) in mode '${state.mode}'`,
+        shape,
+      );
+    }
+  },
+});
 
 /**
  * tf.layers.dense whose backward pass sends the error to the layer below through feedback
@@ -42,42 +47,8 @@ const Dense = registeredLayerClass('Dense') as new (
  * [dfaOutputUnits, in]; none in bp and usf). Fixed feedback weights are non-trainable: saved
  * with the model, never touched by an optimizer.
  */
-export class FaDense extends Dense {
+export class FaDense extends FeedbackDense {
   static className = 'FaDense';
-  /** The feedback half of the layer: mode, seed, feedback weight. */
-  readonly feedbackState: FeedbackState;
-
-  constructor(args: FaDenseArgs) {
-    const state = new FeedbackState('dense', args, args.units);
-    super({
-      ...baseArgs(args),
-      kernelInitializer: args.kernelInitializer ?? state.defaultKernelInitializer(),
-    });
-    this.feedbackState = state;
-  }
-
-  /** The feedback mode. */
-  get feedback(): FeedbackMode {
-    return this.feedbackState.mode;
-  }
-
-  override build(inputShape: Shape | Shape[]): void {
-    super.build(inputShape);
-    const shape = (Array.isArray(inputShape[0]) ? inputShape[0] : inputShape) as Shape;
-    const kernelShape = this.kernel!.shape as number[];
-    const state = this.feedbackState;
-    if (state.mode === 'dfa' && shape.length !== 2) {
-      throw new FeedbackOptionError(
-        this.name,
-        'inputShape',
-        "rank 2 ([batch, features]) in mode 'dfa'",
-        shape,
-      );
-    }
-    state.build(kernelShape, shape, (name, fbShape, init, trainable) =>
-      this.addWeight(name, fbShape, 'float32', init, undefined, trainable),
-    );
-  }
 
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: Kwargs): tf.Tensor {
     return tf.tidy(() => {
@@ -97,10 +68,6 @@ export class FaDense extends Dense {
       if (this.bias != null) y = tf.add(y, this.bias.read());
       return this.activation.apply(y);
     });
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.feedbackState.getConfig() };
   }
 }
 

@@ -6,7 +6,8 @@ import { alignment } from './alignment.js';
 import { conv2d } from './conv2d.js';
 import { dense, type FaDense } from './dense.js';
 import { FeedbackOptionError } from './errors.js';
-import { FEEDBACK_MODES, type FeedbackMode, mixSeed, SEED_STREAM, xavierLimit } from './modes.js';
+import { mixSeed, SEED_STREAM, xavierLimit } from './init.js';
+import { FEEDBACK_MODES, type FeedbackMode } from './modes.js';
 import { seededTensor, values } from './test-utils.js';
 import { train } from './train.js';
 

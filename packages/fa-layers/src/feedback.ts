@@ -1,19 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { FeedbackOptionError } from './errors.js';
+import { checkSeed, mixSeed, randomSeed, SEED_STREAM, xavierLimit } from './init.js';
 import { clearDfaSignal, type FeedbackAttrs } from './kernels.js';
-import {
-  checkMode,
-  checkSeed,
-  type FeedbackMode,
-  hasFeedbackWeight,
-  KP_DEFAULT_WEIGHT_DECAY,
-  mixSeed,
-  randomSeed,
-  SEED_STREAM,
-  usfScale,
-  xavierLimit,
-} from './modes.js';
+import { checkMode, type FeedbackMode, type ModeSpec, modeSpec, modesWhere } from './modes.js';
 
 /** A tfjs-layers initializer (tf.initializers.*). */
 export type Initializer = ReturnType<typeof tfl.initializers.zeros>;
@@ -56,7 +46,8 @@ export interface FeedbackArgs {
   feedbackDraws?: number;
 }
 
-const FEEDBACK_KEYS = [
+/** Every feedback option, as the layers take them and write them to their config. */
+export const FEEDBACK_KEYS = [
   'feedback',
   'seed',
   'feedbackInitializer',
@@ -121,6 +112,8 @@ export function registeredLayerClass(className: string): unknown {
  */
 export class FeedbackState {
   readonly mode: FeedbackMode;
+  /** The mode's entry in the mode table. */
+  readonly spec: ModeSpec;
   readonly seed: number;
   readonly weightDecay: number;
   readonly dfaOutput: boolean;
@@ -140,34 +133,35 @@ export class FeedbackState {
     ownUnits: number | null,
   ) {
     this.mode = checkMode(where, args.feedback ?? 'fa');
+    const spec = modeSpec(this.mode);
+    this.spec = spec;
     this.seed = args.seed == null ? randomSeed() : checkSeed(where, args.seed);
-    const decay = args.weightDecay ?? (this.mode === 'kp' ? KP_DEFAULT_WEIGHT_DECAY : 0);
+    const decay = args.weightDecay ?? spec.defaultWeightDecay;
     if (typeof decay !== 'number' || !Number.isFinite(decay) || decay < 0) {
       throw new FeedbackOptionError(where, 'weightDecay', 'a finite number >= 0', decay);
     }
     this.weightDecay = decay;
 
     this.initializerGiven = args.feedbackInitializer != null;
-    if (
-      this.initializerGiven &&
-      !(['fa', 'frsf', 'kp', 'dfa'] as FeedbackMode[]).includes(this.mode)
-    ) {
+    const redrawn = spec.weight?.values === 'redrawn';
+    if (this.initializerGiven && (spec.weight == null || redrawn)) {
       throw new FeedbackOptionError(
         where,
         'feedbackInitializer',
-        `absent in mode '${this.mode}' (${this.mode === 'brsf' ? 'M is redrawn Xavier-uniform every batch' : 'there is no feedback weight'})`,
+        `absent in mode '${this.mode}' (${redrawn ? `${spec.weight!.name} is redrawn Xavier-uniform every batch` : 'there is no feedback weight'})`,
         'an initializer',
       );
     }
-    this.initializer = hasFeedbackWeight(this.mode)
-      ? this.initializerGiven
-        ? toInitializer(where, args.feedbackInitializer)
-        : this.mode === 'brsf'
-          ? null // made in build(): it needs the shape for the Xavier bound
-          : tfl.initializers.glorotUniform({ seed: mixSeed(this.seed, SEED_STREAM.feedback) })
-      : null;
+    this.initializer =
+      spec.weight == null
+        ? null
+        : this.initializerGiven
+          ? toInitializer(where, args.feedbackInitializer)
+          : redrawn
+            ? null // made in build(): it needs the shape for the Xavier bound
+            : tfl.initializers.glorotUniform({ seed: mixSeed(this.seed, SEED_STREAM.feedback) });
 
-    if (this.mode === 'dfa') {
+    if (spec.direct === true) {
       if (args.dfaOutput != null && typeof args.dfaOutput !== 'boolean') {
         throw new FeedbackOptionError(where, 'dfaOutput', 'a boolean', args.dfaOutput);
       }
@@ -185,7 +179,7 @@ export class FeedbackState {
         throw new FeedbackOptionError(
           where,
           'dfaOutputUnits',
-          "a positive integer in mode 'dfa' (the model's number of outputs)",
+          `a positive integer in mode '${this.mode}' (the model's number of outputs)`,
           units,
         );
       }
@@ -204,7 +198,7 @@ export class FeedbackState {
           throw new FeedbackOptionError(
             where,
             k,
-            `absent unless feedback is 'dfa' (feedback is '${this.mode}')`,
+            `absent unless feedback is ${modesWhere((m) => m.direct === true)} (feedback is '${this.mode}')`,
             args[k],
           );
       }
@@ -213,17 +207,41 @@ export class FeedbackState {
     }
 
     const draws = args.feedbackDraws ?? 0;
-    if (args.feedbackDraws != null && this.mode !== 'brsf') {
+    if (args.feedbackDraws != null && !redrawn) {
       throw new FeedbackOptionError(
         where,
         'feedbackDraws',
-        `absent unless feedback is 'brsf' (feedback is '${this.mode}')`,
+        `absent unless feedback is ${modesWhere((m) => m.weight?.values === 'redrawn')} (feedback is '${this.mode}')`,
         draws,
       );
     }
     if (!Number.isInteger(draws) || draws < 0)
       throw new FeedbackOptionError(where, 'feedbackDraws', 'an integer >= 0', draws);
     this.draws = draws;
+  }
+
+  /** Whether the feedback weight is redrawn every training batch (brsf). */
+  get redrawn(): boolean {
+    return this.spec.weight?.values === 'redrawn';
+  }
+
+  /** Whether the layer projects the model's output error directly (dfa). */
+  get direct(): boolean {
+    return this.spec.direct === true;
+  }
+
+  /**
+   * B in the kernel's shape as the backward pass uses it now, from the kernel `w` (a new
+   * tensor); null in a direct mode. The kernels compute it with the same table entry.
+   */
+  feedbackMatrix(w: tf.Tensor): tf.Tensor | null {
+    const build = this.spec.matrix;
+    if (build == null) return null;
+    return tf.tidy(() => {
+      const fb = this.weight?.read();
+      const b = build(w, fb, this.scale);
+      return b === w || b === fb ? tf.clone(b) : b;
+    });
   }
 
   /** The kernel initializer when the user gave none: Xavier uniform, seeded. */
@@ -233,8 +251,8 @@ export class FeedbackState {
 
   /** The shape of the feedback weight for a layer with this kernel and input shape. */
   feedbackShape(kernelShape: number[], inputShape: (number | null)[]): number[] | null {
-    if (!hasFeedbackWeight(this.mode)) return null;
-    if (this.mode !== 'dfa') return kernelShape;
+    if (this.spec.weight == null) return null;
+    if (!this.direct) return kernelShape;
     const dims = inputShape.slice(1);
     if (dims.some((d) => d == null)) {
       throw new FeedbackOptionError(
@@ -249,7 +267,7 @@ export class FeedbackState {
 
   /** The initializer for the feedback weight of this shape. */
   feedbackInitializer(shape: number[]): Initializer {
-    if (this.mode === 'brsf' && this.initializer == null) {
+    if (this.redrawn && this.initializer == null) {
       // Draw `draws` of the seeded sequence: a reloaded layer rebuilds the M it had (the saved
       // weight then overwrites it with the same values anyway).
       const limit = xavierLimit(shape);
@@ -263,12 +281,13 @@ export class FeedbackState {
   }
 
   setKernelShape(kernelShape: number[]): void {
-    this.scale = usfScale(kernelShape);
+    this.scale = this.spec.scale?.(kernelShape) ?? 0;
   }
 
   /**
    * The feedback half of a layer's build(), once its kernel exists: records the kernel shape
-   * and adds the 'feedback' weight (trainable in kp only) through the layer's `add`.
+   * and adds the 'feedback' weight (trainable when its table entry has a gradient: kp) through
+   * the layer's `add`.
    */
   build(
     kernelShape: number[],
@@ -283,7 +302,12 @@ export class FeedbackState {
     this.setKernelShape(kernelShape);
     const shape = this.feedbackShape(kernelShape, inputShape);
     if (shape != null && this.weight == null) {
-      this.weight = add('feedback', shape, this.feedbackInitializer(shape), this.mode === 'kp');
+      this.weight = add(
+        'feedback',
+        shape,
+        this.feedbackInitializer(shape),
+        this.spec.weight?.gradient != null,
+      );
     }
   }
 
@@ -296,7 +320,7 @@ export class FeedbackState {
    * forgets the error of the previous backward pass.
    */
   beforeForward(training: boolean | undefined): void {
-    if (this.mode === 'brsf' && training === true && this.weight != null) {
+    if (this.redrawn && training === true && this.weight != null) {
       this.draws += 1;
       const shape = this.weight.shape as number[];
       const limit = xavierLimit(shape);
@@ -304,7 +328,7 @@ export class FeedbackState {
       this.weight.write(m);
       tf.dispose(m);
     }
-    if (this.mode === 'dfa' && this.dfaOutput) clearDfaSignal();
+    if (this.direct && this.dfaOutput) clearDfaSignal();
   }
 
   attrs(layer: string): FeedbackAttrs {
@@ -329,11 +353,11 @@ export class FeedbackState {
         this.initializer,
       ) as unknown as tf.serialization.ConfigDictValue;
     }
-    if (this.mode === 'dfa') {
+    if (this.direct) {
       config.dfaOutput = this.dfaOutput;
       config.dfaOutputUnits = this.dfaOutputUnits;
     }
-    if (this.mode === 'brsf') config.feedbackDraws = this.draws;
+    if (this.redrawn) config.feedbackDraws = this.draws;
     return config;
   }
 }

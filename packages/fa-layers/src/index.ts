@@ -1,7 +1,6 @@
 export {
   alignment,
   currentFeedback,
-  feedbackLayers,
   type GradientAngleOptions,
   type GradientAngles,
   inputGradientAngles,
@@ -19,7 +18,7 @@ export type {
 export { FEEDBACK_CONV2D, FEEDBACK_MATMUL } from './kernels.js';
 export { LENET_CLASSES, type LenetDataset, type LenetOptions, lenet } from './lenet.js';
 export { FEEDBACK_MODES, type FeedbackMode, KP_DEFAULT_WEIGHT_DECAY } from './modes.js';
-export { FA_LAYER_CLASSES, registerFaLayers } from './register.js';
+export { FA_LAYER_CLASSES, feedbackLayers, registerFaLayers } from './register.js';
 export {
   type Batch,
   type BatchLog,

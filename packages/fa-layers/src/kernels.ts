@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { DfaSignalError } from './errors.js';
-import type { FeedbackMode } from './modes.js';
+import { type FeedbackMode, feedbackMatrix, modeSpec } from './modes.js';
 
 /**
  * The two ops every feedback layer runs: a matMul and a conv2d whose forward pass is the
@@ -22,9 +22,9 @@ export const FEEDBACK_CONV2D = 'FaRobustFeedbackConv2D';
 export interface FeedbackAttrs {
   /** The feedback mode. */
   mode: FeedbackMode;
-  /** L2 weight decay added to the kernel's gradient (and to B's in kp). */
+  /** L2 weight decay added to the kernel's gradient (and, in kp, to B's). */
   decay: number;
-  /** usf: the scale of sign(W). */
+  /** The mode table's `scale` of the kernel shape (usf: the scale of sign(W)); else 0. */
   scale: number;
   /** dfa: whether this layer's output is the model output, whose gradient is the error e. */
   dfaOutput: boolean;
@@ -73,37 +73,22 @@ function readDfaSignal(layer: string, batch: number, outputUnits: number): tf.Te
 }
 
 // ---------------------------------------------------------------------------------------------
-// The feedback matrix of each mode.
+// The gradients: B comes from the mode table (modes.ts).
 // ---------------------------------------------------------------------------------------------
 
-/** B, in the kernel's shape, for every mode but dfa. */
-function feedbackMatrix(
-  mode: FeedbackMode,
-  w: tf.Tensor,
-  fb: tf.Tensor | undefined,
-  scale: number,
-): tf.Tensor {
-  switch (mode) {
-    case 'bp':
-      return w;
-    case 'fa':
-    case 'kp':
-      return fb!;
-    case 'usf':
-      return tf.mul(tf.sign(w), tf.scalar(scale));
-    case 'frsf':
-    case 'brsf':
-      return tf.mul(tf.abs(fb!), tf.sign(w));
-    default:
-      throw new Error(`feedbackMatrix: no kernel-shaped B in mode '${mode}'`);
-  }
+/** B in the kernel's shape (the mode table's `matrix`), for every mode but a direct one. */
+function kernelShapedB(a: FeedbackAttrs, w: tf.Tensor, fb: tf.Tensor | undefined): tf.Tensor {
+  const b = feedbackMatrix(a.mode, w, fb, a.scale);
+  if (b == null) throw new Error(`feedbackMatrix: no kernel-shaped B in mode '${a.mode}'`);
+  return b;
 }
 
 type Grads = Record<string, () => tf.Tensor>;
 
 /**
- * The gradients common to both ops: the kernel's (true gradient plus decay) and, in kp, B's
- * (the same true gradient plus the same decay applied to B).
+ * The gradients common to both ops: the kernel's (true gradient plus decay) and the feedback
+ * weight's: zero when it is fixed, the mode table's `gradient` when it trains (kp: the same true
+ * gradient plus the same decay applied to B).
  */
 function weightGrads(
   attrs: FeedbackAttrs,
@@ -112,14 +97,15 @@ function weightGrads(
   trueKernelGrad: () => tf.Tensor,
   grads: Grads,
 ): void {
-  const { mode, decay } = attrs;
+  const { decay } = attrs;
   const withDecay = (g: tf.Tensor, v: tf.Tensor) =>
     decay > 0 ? tf.add(g, tf.mul(v, tf.scalar(decay))) : g;
-  if (mode === 'kp') {
+  const trainFeedback = modeSpec(attrs.mode).weight?.gradient;
+  if (trainFeedback != null) {
     // Both W and B need the same true gradient: computed once, outside the per-input scopes.
     const g = trueKernelGrad();
     grads['1'] = () => withDecay(g, w);
-    grads['2'] = () => (decay > 0 ? withDecay(g, fb!) : tf.clone(g));
+    grads['2'] = () => trainFeedback(g, fb!, decay);
   } else {
     grads['1'] = () => withDecay(trueKernelGrad(), w);
     // A fixed feedback weight is never trained; its gradient is asked for only by a caller
@@ -141,12 +127,13 @@ function matMulGrad(
   const a = attrs as unknown as FeedbackAttrs;
   const g = dy as tf.Tensor2D;
   const [x, w, fb] = saved as [tf.Tensor2D, tf.Tensor2D, tf.Tensor2D | undefined];
-  if (a.mode === 'dfa' && a.dfaOutput) dfaSignal = g;
+  const direct = modeSpec(a.mode).direct === true;
+  if (direct && a.dfaOutput) dfaSignal = g;
   const grads: Grads = {
     '0': () =>
-      a.mode === 'dfa'
+      direct
         ? dfaInputGrad(a, g, x, fb!)
-        : tf.matMul(g, feedbackMatrix(a.mode, w, fb, a.scale) as tf.Tensor2D, false, true),
+        : tf.matMul(g, kernelShapedB(a, w, fb) as tf.Tensor2D, false, true),
   };
   weightGrads(a, w, fb, () => tf.matMul(x, g, true, false), grads);
   return grads;
@@ -163,15 +150,9 @@ function conv2dGrad(
   // A conv layer is never the dfa output layer (the layers refuse it): it only reads the error.
   const grads: Grads = {
     '0': () =>
-      a.mode === 'dfa'
+      modeSpec(a.mode).direct === true
         ? dfaInputGrad(a, g, x, fb!)
-        : tf.conv2dTranspose(
-            g,
-            feedbackMatrix(a.mode, w, fb, a.scale) as tf.Tensor4D,
-            x.shape,
-            a.strides,
-            a.pad,
-          ),
+        : tf.conv2dTranspose(g, kernelShapedB(a, w, fb) as tf.Tensor4D, x.shape, a.strides, a.pad),
   };
   weightGrads(
     a,

@@ -2,7 +2,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d } from './conv2d.js';
 import { dense } from './dense.js';
 import { FeedbackOptionError } from './errors.js';
-import { checkMode, checkSeed, type FeedbackMode, mixSeed, randomSeed } from './modes.js';
+import { checkSeed, mixSeed, randomSeed } from './init.js';
+import { checkMode, type FeedbackMode } from './modes.js';
 
 export type LenetDataset = 'mnist' | 'cifar10';
 

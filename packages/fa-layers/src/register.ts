@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { FaConv2D } from './conv2d.js';
 import { FaDense } from './dense.js';
 
@@ -18,4 +19,17 @@ export function registerFaLayers(): string[] {
     );
   }
   return Object.keys(FA_LAYER_CLASSES);
+}
+
+/** Every FaDense / FaConv2D of a model, nested models included, in order. */
+export function feedbackLayers(model: tfl.LayersModel): (FaDense | FaConv2D)[] {
+  const out: (FaDense | FaConv2D)[] = [];
+  const visit = (layers: tfl.layers.Layer[]) => {
+    for (const layer of layers) {
+      if (layer instanceof FaDense || layer instanceof FaConv2D) out.push(layer);
+      else if (layer instanceof tfl.LayersModel) visit(layer.layers);
+    }
+  };
+  visit(model.layers);
+  return out;
 }

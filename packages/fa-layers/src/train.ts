@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { feedbackLayers } from './alignment.js';
 import { FeedbackOptionError, TrainDataError } from './errors.js';
+import { feedbackLayers } from './register.js';
 
 /** One batch: images and labels (int class ids [n], or one-hot [n, classes]). */
 export interface Batch {

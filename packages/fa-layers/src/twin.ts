@@ -3,6 +3,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { FaConv2D } from './conv2d.js';
 import { FaDense } from './dense.js';
 import { TrainDataError } from './errors.js';
+import { FEEDBACK_KEYS } from './feedback.js';
 
 type Json = { [key: string]: unknown };
 
@@ -11,16 +12,10 @@ const STOCK: Record<string, string> = {
   [FaDense.className]: 'Dense',
   [FaConv2D.className]: 'Conv2D',
 };
-/** Feedback options as tfjs writes them to model.json (snake_case). */
-const FEEDBACK_CONFIG_KEYS = [
-  'feedback',
-  'seed',
-  'weight_decay',
-  'feedback_initializer',
-  'dfa_output_units',
-  'dfa_output',
-  'feedback_draws',
-];
+/** The feedback options as tfjs writes them to model.json (snake_case, as tfjs converts keys). */
+const FEEDBACK_CONFIG_KEYS = FEEDBACK_KEYS.map((k) =>
+  k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`),
+);
 
 /** Rewrites every FaDense / FaConv2D in a model topology (model.json form) as stock Dense / Conv2D. */
 function toStock(node: unknown): unknown {

@@ -1,3 +1,4 @@
+import { concatTyped } from '@fa-robust/internal';
 import { ArchiveError } from '../errors.js';
 import { nodeModules } from './env.js';
 
@@ -51,7 +52,13 @@ export async function readTarMembers(
         }
         const chunks: Buffer[] = [];
         entry.on('data', (c: Buffer) => chunks.push(c));
-        entry.on('end', () => found.set(name, new Uint8Array(Buffer.concat(chunks))));
+        // one copy into a plain Uint8Array (Buffer.concat, then a Uint8Array of it, made two)
+        entry.on('end', () =>
+          found.set(
+            name,
+            concatTyped<Uint8Array>(chunks, (n) => new Uint8Array(n)),
+          ),
+        );
       },
     });
     parser.on('error', fail);

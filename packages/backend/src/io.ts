@@ -1,3 +1,4 @@
+import { concatTyped } from '@fa-robust/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { ModelFileError } from './errors.js';
 
@@ -48,17 +49,19 @@ async function writeAtomic(
   }
 }
 
-function concatWeightData(data: tf.io.WeightData | undefined): Uint8Array {
+/**
+ * Weight buffers (ArrayBuffers, or views such as the Buffers fs.readFile returns) end to end in
+ * one new Uint8Array of exactly their size. The workspace's concatTyped, not tfjs': its
+ * tf.io.concatenateArrayBuffers is deprecated in 4.22, and the CompositeArrayBuffer.join it
+ * points to takes a typed array's whole `.buffer`, ignoring the view's offset and length.
+ */
+function concatWeightData(data: tf.io.WeightData | readonly Uint8Array[] | undefined): Uint8Array {
   if (data == null) return new Uint8Array(0);
-  const buffers = Array.isArray(data) ? data : [data];
-  const total = buffers.reduce((n, b) => n + b.byteLength, 0);
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const b of buffers) {
-    out.set(new Uint8Array(b), offset);
-    offset += b.byteLength;
-  }
-  return out;
+  const parts = (Array.isArray(data) ? data : [data]) as readonly (ArrayBuffer | Uint8Array)[];
+  return concatTyped(
+    parts.map((p) => (p instanceof Uint8Array ? p : new Uint8Array(p))),
+    (n) => new Uint8Array(n),
+  );
 }
 
 function expectedBytes(specs: tf.io.WeightsManifestEntry[]): number {
@@ -175,11 +178,7 @@ export function fileSystem(dir: string): tf.io.IOHandler {
               );
             }
           }
-          const bytes = concatWeightData(
-            groupBuffers.map(
-              (b) => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer,
-            ),
-          );
+          const bytes = concatWeightData(groupBuffers);
           const expected = expectedBytes(group.weights);
           if (!Number.isNaN(expected) && bytes.byteLength !== expected) {
             throw new ModelFileError(

@@ -9,6 +9,10 @@ export default defineConfig({
   target: 'node20',
   // tfjs and every other dependency stay external: never bundled into dist.
   skipNodeModulesBundle: true,
+  // ...except @fa-robust/internal, a private source-only workspace package: its few helpers
+  // (mulberry32, concatTyped) are bundled in, so the published package depends on nothing
+  // unpublished. The public index never re-exports them, so no .d.ts names it.
+  noExternal: ['@fa-robust/internal'],
   // keep 'node:' specifiers: bundlers and Deno need them to tell builtins from packages
   removeNodeProtocol: false,
 });

@@ -1,5 +1,5 @@
 import { AttackInputError, describe } from './errors.js';
-import type { EpsilonResult, RunResult } from './runner.js';
+import type { EpsilonResult, RunResult } from './runner-types.js';
 import type { SanityFlag } from './types.js';
 
 const GRADIENT_FREE = new Set(['spsa', 'square']);
@@ -82,6 +82,34 @@ export function maskingFlags(
         });
       }
     }
+  }
+  return flags;
+}
+
+/** Flags a success rate that falls (by more than tolerance) from a smaller to a larger epsilon. */
+export function monotonicityFlags(
+  perEpsilon: readonly EpsilonResult[],
+  tolerance: number,
+  count: number,
+): SanityFlag[] {
+  const sorted = [...perEpsilon].sort((a, b) => a.epsilon - b.epsilon);
+  const flags: SanityFlag[] = [];
+  let best = sorted[0];
+  for (const cur of sorted.slice(1)) {
+    if (!best) break;
+    if (cur.epsilon > best.epsilon && cur.successRate < best.successRate - tolerance) {
+      const lost = Math.round((best.successRate - cur.successRate) * count);
+      flags.push({
+        code: 'success-not-monotone',
+        epsilon: cur.epsilon,
+        count: lost,
+        message:
+          `success rate ${(cur.successRate * 100).toFixed(1)}% at epsilon ${cur.epsilon} is below ${(best.successRate * 100).toFixed(1)}% ` +
+          `at the smaller epsilon ${best.epsilon}: a larger budget contains every smaller one, so the attack is not finding what exists ` +
+          '(too few steps, a step size tied to epsilon, or a misleading gradient).',
+      });
+    }
+    if (cur.successRate > best.successRate) best = cur;
   }
   return flags;
 }

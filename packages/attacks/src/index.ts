@@ -28,22 +28,20 @@ export { type MifgsmOptions, mifgsm } from './mifgsm.js';
 export type { LabelsInput, LayersModelLike, LogitsFunction, Model } from './model.js';
 export { fooledMask, type LossName, type Objective, objectiveLoss } from './objective.js';
 export { type PgdOptions, pgd } from './pgd.js';
-export {
-  ATTACKS,
-  type AttackFunction,
-  type BatchReport,
-  type DataBatch,
-  type DatasetArrays,
-  type DatasetImages,
-  type EpsilonResult,
-  type RunAttackOptions,
-  type RunData,
-  type RunProgress,
-  type RunResult,
-  type RunResultJSON,
-  runAttack,
-  runResultToJSON,
-} from './runner.js';
+export { ATTACKS, runAttack, runResultToJSON } from './runner.js';
+export type {
+  AttackFunction,
+  BatchReport,
+  DataBatch,
+  DatasetArrays,
+  DatasetImages,
+  EpsilonResult,
+  RunAttackOptions,
+  RunData,
+  RunProgress,
+  RunResult,
+  RunResultJSON,
+} from './runner-types.js';
 export { type SpsaOptions, spsa } from './spsa.js';
 export { type SquareOptions, square, squareFraction } from './square.js';
 export type {

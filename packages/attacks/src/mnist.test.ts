@@ -10,7 +10,8 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { maskingFlags } from './checks.js';
 import { modelGradient } from './gradient.js';
-import { type RunResult, runAttack } from './runner.js';
+import { runAttack } from './runner.js';
+import type { RunResult } from './runner-types.js';
 import { mnistDir, readMnist, symmetric } from './test-utils.js';
 
 const dir = mnistDir();

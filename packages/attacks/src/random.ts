@@ -1,23 +1,17 @@
+import { mulberry32 } from '@fa-robust/internal';
+
 /**
- * A small seeded PRNG (mulberry32). Every random choice an attack makes (random starts, SPSA
- * directions, Square Attack windows) comes from one of these, so a seed fixes the result.
- * Math.random is never used.
+ * A small seeded PRNG (mulberry32, from @fa-robust/internal). Every random choice an attack
+ * makes (random starts, SPSA directions, Square Attack windows) comes from one of these, so a
+ * seed fixes the result. Math.random is never used.
  */
 export class Random {
-  private state: number;
+  /** mulberry32's next uniform in [0, 1). */
+  readonly next: () => number;
 
   constructor(seed: number) {
     // Mix the seed so that nearby seeds (0, 1, 2...) start far apart.
-    this.state = hash32(Math.floor(seed) >>> 0) >>> 0;
-  }
-
-  /** A uniform number in [0, 1). */
-  next(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    this.next = mulberry32(hash32(Math.floor(seed) >>> 0));
   }
 
   /** A uniform integer in [0, n). */

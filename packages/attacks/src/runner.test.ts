@@ -7,7 +7,8 @@ import { AttackAbortedError, AttackInputError } from './errors.js';
 import { fgsm } from './fgsm.js';
 import { modelGradient } from './gradient.js';
 import type { LabelsInput, Model } from './model.js';
-import { type DataBatch, type RunProgress, runAttack, runResultToJSON } from './runner.js';
+import { runAttack, runResultToJSON } from './runner.js';
+import type { DataBatch, RunProgress } from './runner-types.js';
 import { barImages, barModel, type LinearModel, twinModels, uniform } from './test-utils.js';
 
 const H = 8;

@@ -137,3 +137,43 @@ describe('model file errors', () => {
     m.dispose();
   });
 });
+
+describe('weight bytes', () => {
+  const spec = (name: string, n: number) => ({ name, shape: [n], dtype: 'float32' as const });
+  const floats = (b: ArrayBuffer) => [...new Float32Array(b)];
+
+  it('writes weight data given in several buffers end to end, and none as an empty file', async () => {
+    const folder = join(dir, 'buffers');
+    await fileSystem(folder).save!({
+      modelTopology: {},
+      weightSpecs: [spec('a', 3), spec('b', 2)],
+      weightData: [Float32Array.from([1, 2, 3]).buffer, Float32Array.from([4, 5]).buffer],
+    });
+    const bin = await readFile(join(folder, 'weights.bin'));
+    expect(floats(new Uint8Array(bin).buffer)).toEqual([1, 2, 3, 4, 5]);
+    const empty = join(dir, 'no-weights');
+    await fileSystem(empty).save!({ modelTopology: {}, weightSpecs: [] });
+    expect((await readFile(join(empty, 'weights.bin'))).length).toBe(0);
+  });
+
+  it('reads groups of several shard files, cut anywhere, as one buffer', async () => {
+    const folder = join(dir, 'shards');
+    const all = new Uint8Array(Float32Array.from([1, 2, 3, 4, 5]).buffer);
+    await fileSystem(folder).save!({ modelTopology: {}, weightSpecs: [] });
+    await writeFile(join(folder, 's1'), all.subarray(0, 5));
+    await writeFile(join(folder, 's2'), all.subarray(5, 12));
+    await writeFile(join(folder, 's3'), all.subarray(12));
+    const weightsManifest = [
+      { paths: ['s1', 's2'], weights: [spec('a', 3)] },
+      { paths: ['s3'], weights: [spec('b', 2)] },
+    ];
+    await writeFile(
+      join(folder, 'model.json'),
+      JSON.stringify({ modelTopology: {}, weightsManifest }),
+    );
+    const artifacts = await fileSystem(folder).load!();
+    expect(artifacts.weightSpecs?.map((s) => s.name)).toEqual(['a', 'b']);
+    expect((artifacts.weightData as ArrayBuffer).byteLength).toBe(20);
+    expect(floats(artifacts.weightData as ArrayBuffer)).toEqual([1, 2, 3, 4, 5]);
+  });
+});

@@ -15,5 +15,9 @@ export default defineConfig({
   ...common,
   entry: { index: 'src/index.ts' },
   format: ['esm', 'cjs'],
+  // ...except @fa-robust/internal, a private source-only workspace package: the few helpers
+  // used from it (mulberry32, shuffleInPlace) are bundled in, so the published package
+  // depends on nothing unpublished. (./node takes nothing from it.)
+  noExternal: ['@fa-robust/internal'],
   clean: true,
 });

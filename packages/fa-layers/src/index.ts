@@ -7,6 +7,7 @@ export {
   type LayerAlignment,
 } from './alignment.js';
 export { type Conv2DLayerArgs, conv2d, FaConv2D, type FaConv2DArgs } from './conv2d.js';
+export { type Batch, type BatchSource, shuffledIndices } from './data.js';
 export { type DenseLayerArgs, dense, FaDense, type FaDenseArgs } from './dense.js';
 export { DfaSignalError, FeedbackOptionError, TrainDataError } from './errors.js';
 export type {
@@ -20,17 +21,16 @@ export { LENET_CLASSES, type LenetDataset, type LenetOptions, lenet } from './le
 export { FEEDBACK_MODES, type FeedbackMode, KP_DEFAULT_WEIGHT_DECAY } from './modes.js';
 export { FA_LAYER_CLASSES, feedbackLayers, registerFaLayers } from './register.js';
 export {
-  type Batch,
-  type BatchLog,
-  type BatchSource,
-  type EpochLog,
-  evaluate,
   type GradientReplica,
-  type OptimizerName,
   type ReplicaJob,
   type ReplicaResult,
   shardGradients,
-  shuffledIndices,
+} from './replicas.js';
+export { evaluate } from './scores.js';
+export {
+  type BatchLog,
+  type EpochLog,
+  type OptimizerName,
   type TrainOptions,
   type TrainResult,
   train,

@@ -5,7 +5,8 @@ import { alignment } from './alignment.js';
 import { lenet } from './lenet.js';
 import { loadMnist, mnistSkipReason } from './mnist-fixture.js';
 import type { FeedbackMode } from './modes.js';
-import { evaluate, train } from './train.js';
+import { evaluate } from './scores.js';
+import { train } from './train.js';
 
 /**
  * Learning on the real MNIST files (FA_ROBUST_DATA_DIR/mnist), on the wasm backend: LeNet with

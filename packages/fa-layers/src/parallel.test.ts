@@ -4,14 +4,9 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TrainDataError } from './errors.js';
 import type { FeedbackMode } from './modes.js';
+import { type GradientReplica, type ReplicaJob, shardGradients } from './replicas.js';
 import { blobs, maxAbs, maxAbsDiff, smallNet } from './test-utils.js';
-import {
-  type GradientReplica,
-  type ReplicaJob,
-  shardGradients,
-  type TrainOptions,
-  train,
-} from './train.js';
+import { type TrainOptions, train } from './train.js';
 
 beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });

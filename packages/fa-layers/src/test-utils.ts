@@ -2,9 +2,9 @@ import { seededValues } from '@fa-robust/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d } from './conv2d.js';
+import type { Batch } from './data.js';
 import { dense } from './dense.js';
 import type { FeedbackMode } from './modes.js';
-import type { Batch } from './train.js';
 
 export { seededValues };
 

@@ -2,11 +2,13 @@ import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { conv2d } from './conv2d.js';
+import { shuffledIndices } from './data.js';
 import { FeedbackOptionError, TrainDataError } from './errors.js';
 import { lenet } from './lenet.js';
 import { FEEDBACK_MODES } from './modes.js';
+import { evaluate } from './scores.js';
 import { blobs, seededTensor, smallNet } from './test-utils.js';
-import { evaluate, shuffledIndices, train } from './train.js';
+import { train } from './train.js';
 
 beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });

@@ -1,23 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import { FeedbackOptionError, TrainDataError } from './errors.js';
-import { feedbackLayers } from './register.js';
-
-/** One batch: images and labels (int class ids [n], or one-hot [n, classes]). */
-export interface Batch {
-  x: tf.Tensor;
-  y: tf.Tensor;
-}
-
-/**
- * Where batches come from. An Iterable or AsyncIterable that can be iterated again (an array, a
- * tf.data.Dataset's iterator factory...) serves every epoch; a function is called once per
- * epoch and returns that epoch's batches. train() never disposes the tensors it is given.
- */
-export type BatchSource =
-  | Iterable<Batch>
-  | AsyncIterable<Batch>
-  | ((epoch: number) => Iterable<Batch> | AsyncIterable<Batch>);
+import {
+  type Batch,
+  type BatchSource,
+  checkBatch,
+  epochSource,
+  isTensorData,
+  oneHot,
+  outputClasses,
+  shuffledIndices,
+  tensorBatches,
+} from './data.js';
+import { FeedbackOptionError } from './errors.js';
+import { type GradientReplica, parallelStep, trainableVariables } from './replicas.js';
+import { evaluate, scores, withPenalties } from './scores.js';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
 
@@ -60,41 +56,6 @@ export interface TrainOptions {
    * non-trainable weights are sent to it, its layer configuration is not.
    */
   replicas?: readonly GradientReplica[];
-}
-
-/** What a replica is asked: the gradients of a shard's mean cross-entropy at these weights. */
-export interface ReplicaJob {
-  /** The trainable weights, flat, in `model.trainableWeights` order. */
-  weights: Float32Array;
-  /** Each feedback layer's brsf draw counter before this step (feedbackLayers order). */
-  draws: number[];
-  /**
-   * The non-trainable weights (fa's B, dfa's B, ...), flat in `model.nonTrainableWeights` order:
-   * sent with the first step of each train() call, which is when they can have changed.
-   */
-  nonTrainable?: Float32Array;
-  /** The shard's images (as float32), flat, and their shape [n, ...]. */
-  x: Float32Array;
-  xShape: number[];
-  /** One-hot labels [n, classes], flat. */
-  labels: Float32Array;
-}
-
-export interface ReplicaResult {
-  /**
-   * d(mean cross-entropy of the shard)/d(weights) (with whatever the layers add, such as weight
-   * decay), flat in trainableWeights order.
-   */
-  gradients: Float32Array;
-  /** Sum of the shard's cross-entropies. */
-  lossSum: number;
-  /** Images of the shard classified correctly (before the update). */
-  correct: number;
-}
-
-/** A copy of the model that computes shard gradients (see TrainOptions.replicas). */
-export interface GradientReplica {
-  gradients(job: ReplicaJob): Promise<ReplicaResult>;
 }
 
 export interface BatchLog {
@@ -170,387 +131,6 @@ function makeOptimizer(options: TrainOptions): { optimizer: tf.Optimizer; dispos
   );
 }
 
-/** A seeded permutation of 0..n-1 (Fisher-Yates over mulberry32). */
-export function shuffledIndices(n: number, seed: number): Int32Array {
-  const idx = new Int32Array(n);
-  for (let i = 0; i < n; i++) idx[i] = i;
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    const t = idx[i]!;
-    idx[i] = idx[j]!;
-    idx[j] = t;
-  }
-  return idx;
-}
-
-function checkBatch(field: string, b: Batch, classes: number): void {
-  if (b == null || !(b.x instanceof tf.Tensor) || !(b.y instanceof tf.Tensor)) {
-    throw new TrainDataError(
-      WHERE,
-      field,
-      '{ x: tf.Tensor, y: tf.Tensor }',
-      b == null ? b : Object.keys(b),
-    );
-  }
-  const n = b.x.shape[0];
-  if (b.y.shape[0] !== n) {
-    throw new TrainDataError(
-      WHERE,
-      `${field}.y`,
-      `${n} labels (one per image of ${field}.x [${b.x.shape}])`,
-      `shape [${b.y.shape}]`,
-    );
-  }
-  if (!(b.y.rank === 1 || (b.y.rank === 2 && b.y.shape[1] === classes))) {
-    throw new TrainDataError(
-      WHERE,
-      `${field}.y`,
-      `class ids [n] or one-hot [n, ${classes}]`,
-      `shape [${b.y.shape}]`,
-    );
-  }
-}
-
-/** One-hot float labels from class ids or one-hot labels. */
-function oneHot(y: tf.Tensor, classes: number): tf.Tensor {
-  return tf.tidy(() =>
-    y.rank === 2 ? tf.cast(y, 'float32') : tf.oneHot(tf.cast(y, 'int32'), classes),
-  );
-}
-
-/** Cross-entropy (sum over the batch) and number correct of logits against one-hot labels. */
-function scores(logits: tf.Tensor, labels: tf.Tensor): { lossSum: tf.Scalar; correct: tf.Scalar } {
-  return tf.tidy(() => {
-    const lossSum = tf.mul(
-      tf.losses.softmaxCrossEntropy(labels, logits),
-      logits.shape[0]!,
-    ) as tf.Scalar;
-    const correct = tf.sum(
-      tf.cast(tf.equal(tf.argMax(logits, 1), tf.argMax(labels, 1)), 'float32'),
-    ) as tf.Scalar;
-    return { lossSum, correct };
-  });
-}
-
-function outputClasses(model: tfl.LayersModel): number {
-  const shape = model.outputs[0]?.shape;
-  const classes = shape?.[shape.length - 1];
-  if (shape == null || shape.length !== 2 || classes == null) {
-    throw new TrainDataError(
-      WHERE,
-      'model',
-      'a model with one output of shape [batch, classes] (logits)',
-      shape ?? null,
-    );
-  }
-  return classes;
-}
-
-/** The trainable weights of a model as tfjs variables, in trainableWeights order. */
-function trainableVariables(model: tfl.LayersModel): tf.Variable[] {
-  return model.trainableWeights.map((w) => w.read() as tf.Variable);
-}
-
-/** Variables' values, flat, one after the other. */
-function flatten(vars: readonly tf.Tensor[]): Float32Array {
-  const out = new Float32Array(vars.reduce((n, v) => n + v.size, 0));
-  let at = 0;
-  for (const v of vars) {
-    out.set(v.dataSync() as Float32Array, at);
-    at += v.size;
-  }
-  return out;
-}
-
-/**
- * Gradients of the mean cross-entropy of one shard (and its loss sum and correct count), with
- * `training: true`. Shards are combined with weights n_k / n, which sum to 1: a term the layers
- * add to their gradients (weight decay) then stays as it is in one-thread training, where the
- * sum of the shards' summed losses would count it once per shard.
- */
-function shardTerms(
-  model: tfl.LayersModel,
-  vars: tf.Variable[],
-  x: tf.Tensor,
-  labels: tf.Tensor,
-): { grads: tf.NamedTensorMap; lossSum: tf.Scalar; correct: tf.Scalar } {
-  let kept: { lossSum: tf.Scalar; correct: tf.Scalar } | null = null;
-  const { value, grads } = tf.variableGrads(() => {
-    const s = scores(model.apply(x, { training: true }) as tf.Tensor, labels);
-    kept = { lossSum: tf.keep(s.lossSum), correct: tf.keep(s.correct) };
-    return tf.div(s.lossSum, x.shape[0]!) as tf.Scalar;
-  }, vars);
-  value.dispose();
-  return { grads, ...(kept as unknown as { lossSum: tf.Scalar; correct: tf.Scalar }) };
-}
-
-/** Assigns flat values to variables, in order; throws unless the sizes add up. */
-function assignFlat(vars: readonly tf.Variable[], flat: Float32Array, field: string): void {
-  const size = vars.reduce((n, v) => n + v.size, 0);
-  if (flat.length !== size) {
-    throw new TrainDataError(
-      'shardGradients',
-      field,
-      `${size} values (the model's)`,
-      `${flat.length} values: the replica's model is not a copy of the trained one`,
-    );
-  }
-  tf.tidy(() => {
-    let at = 0;
-    for (const v of vars) {
-      v.assign(tf.tensor(flat.subarray(at, at + v.size), v.shape, 'float32'));
-      at += v.size;
-    }
-  });
-}
-
-/**
- * The replica side of data-parallel training: sets `model`'s trainable weights, brsf draw
- * counters (and non-trainable weights, when the job has them) to the job's, and returns the
- * gradients of the mean cross-entropy of the job's shard with `training: true`. `model` must be a copy of the trained model (same layers, same
- * trainableWeights order); its weights are overwritten. Runs where the replica's tfjs runs.
- */
-export function shardGradients(model: tfl.LayersModel, job: ReplicaJob): ReplicaResult {
-  const classes = outputClasses(model);
-  const vars = trainableVariables(model);
-  const layers = feedbackLayers(model);
-  if (job.draws.length !== layers.length) {
-    throw new TrainDataError(
-      'shardGradients',
-      'job.draws',
-      `${layers.length} draw counters (one per feedback layer)`,
-      job.draws.length,
-    );
-  }
-  const n = job.xShape[0]!;
-  if (job.labels.length !== n * classes || job.x.length !== tf.util.sizeFromShape(job.xShape)) {
-    throw new TrainDataError(
-      'shardGradients',
-      'job',
-      `images of shape [${job.xShape}] (${tf.util.sizeFromShape(job.xShape)} values) and ${n * classes} one-hot label values`,
-      `${job.x.length} image values, ${job.labels.length} label values`,
-    );
-  }
-  if (job.nonTrainable != null) {
-    assignFlat(
-      model.nonTrainableWeights.map((w) => w.read() as tf.Variable),
-      job.nonTrainable,
-      'job.nonTrainable',
-    );
-  }
-  assignFlat(vars, job.weights, 'job.weights');
-  layers.forEach((l, i) => {
-    l.feedbackState.draws = job.draws[i]!;
-  });
-  const t = tf.tidy(() =>
-    shardTerms(
-      model,
-      vars,
-      tf.tensor(job.x, job.xShape, 'float32'),
-      tf.tensor2d(job.labels, [n, classes], 'float32'),
-    ),
-  );
-  try {
-    return {
-      gradients: flatten(vars.map((v) => t.grads[v.name]!)),
-      lossSum: t.lossSum.dataSync()[0]!,
-      correct: t.correct.dataSync()[0]!,
-    };
-  } finally {
-    tf.dispose([t.lossSum, t.correct, ...Object.values(t.grads)]);
-  }
-}
-
-/** Sizes of `parts` contiguous shards of n images, the first ones one larger. */
-function shardSizes(n: number, parts: number): number[] {
-  const base = Math.floor(n / parts);
-  return Array.from({ length: parts }, (_, k) => base + (k < n % parts ? 1 : 0));
-}
-
-/**
- * One data-parallel step: this thread's shard and the replicas' at the same weights, their
- * mean gradients averaged with weights n_k / n (this thread's first, then the replicas' in
- * order), one optimizer step.
- * Returns the batch's loss sum and correct count.
- */
-async function parallelStep(
-  model: tfl.LayersModel,
-  vars: tf.Variable[],
-  optimizer: tf.Optimizer,
-  replicas: readonly GradientReplica[],
-  b: Batch,
-  labels: tf.Tensor,
-  synced: Set<GradientReplica>,
-): Promise<{ lossSum: tf.Scalar; correct: tf.Scalar }> {
-  const n = b.x.shape[0]!;
-  let nonTrainable: Float32Array | null = null;
-  const sizes = shardSizes(n, replicas.length + 1);
-  const weights = flatten(vars);
-  const draws = feedbackLayers(model).map((l) => l.feedbackState.draws);
-  const xShape = b.x.shape.slice(1);
-  let start = sizes[0]!;
-  const pending = replicas.map((r, k) => {
-    const len = sizes[k + 1]!;
-    const from = start;
-    start += len;
-    if (len === 0) return null;
-    // the non-trainable weights go with each replica's first job of this train() call
-    const state: Partial<ReplicaJob> = {};
-    if (!synced.has(r)) {
-      nonTrainable ??= flatten(model.nonTrainableWeights.map((w) => w.read() as tf.Variable));
-      state.nonTrainable = nonTrainable;
-      synced.add(r);
-    }
-    // read outside tf.tidy: it would walk a returned typed array element by element
-    const shard = tf.tidy(() => [
-      tf.cast(tf.slice(b.x, from, len), 'float32'),
-      tf.slice(labels, from, len),
-    ]);
-    const [x, y] = shard.map((t) => t.dataSync() as Float32Array);
-    tf.dispose(shard);
-    return r.gradients({ weights, draws, x: x!, xShape: [len, ...xShape], labels: y!, ...state });
-  });
-  // pending replica promises must not reject unobserved while this thread works
-  const results = Promise.all(pending);
-  results.catch(() => {});
-  const own = tf.tidy(() =>
-    shardTerms(model, vars, tf.slice(b.x, 0, sizes[0]!), tf.slice(labels, 0, sizes[0]!)),
-  );
-  try {
-    const parts = await results;
-    const named: tf.NamedTensorMap = {};
-    tf.tidy(() => {
-      let at = 0;
-      for (const v of vars) {
-        let g = tf.mul(own.grads[v.name]!, sizes[0]! / n);
-        parts.forEach((r, k) => {
-          if (r == null) return;
-          const part = tf.tensor(r.gradients.subarray(at, at + v.size), v.shape);
-          g = tf.add(g, tf.mul(part, sizes[k + 1]! / n));
-        });
-        named[v.name] = tf.keep(g);
-        at += v.size;
-      }
-    });
-    optimizer.applyGradients(named);
-    tf.dispose(Object.values(named));
-    const others = parts.filter((r) => r != null) as ReplicaResult[];
-    return tf.tidy(() => ({
-      lossSum: tf.add(
-        own.lossSum,
-        others.reduce((s, r) => s + r.lossSum, 0),
-      ) as tf.Scalar,
-      correct: tf.add(
-        own.correct,
-        others.reduce((s, r) => s + r.correct, 0),
-      ) as tf.Scalar,
-    }));
-  } finally {
-    tf.dispose([own.lossSum, own.correct, ...Object.values(own.grads)]);
-  }
-}
-
-/**
- * Loss and accuracy of a model on data, in batches (no training flag: brsf draws nothing).
- * Returns plain numbers.
- */
-export async function evaluate(
-  model: tfl.LayersModel,
-  data: Batch,
-  batchSize = 256,
-): Promise<{ loss: number; accuracy: number }> {
-  const classes = outputClasses(model);
-  checkBatch('data', data, classes);
-  const n = data.x.shape[0]!;
-  let lossSum = tf.scalar(0);
-  let correct = tf.scalar(0);
-  for (let start = 0; start < n; start += batchSize) {
-    const size = Math.min(batchSize, n - start);
-    const [l, c] = tf.tidy(() => {
-      const x = tf.slice(data.x, start, size);
-      const y = oneHot(tf.slice(data.y, start, size), classes);
-      const s = scores(model.predict(x) as tf.Tensor, y);
-      return [tf.add(lossSum, s.lossSum), tf.add(correct, s.correct)];
-    });
-    tf.dispose([lossSum, correct]);
-    lossSum = l as tf.Scalar;
-    correct = c as tf.Scalar;
-  }
-  const [loss, acc] = [(await lossSum.data())[0]!, (await correct.data())[0]!];
-  tf.dispose([lossSum, correct]);
-  return { loss: loss / n, accuracy: acc / n };
-}
-
-function isTensorData(data: unknown): data is Batch {
-  return typeof data === 'object' && data != null && (data as Batch).x instanceof tf.Tensor;
-}
-
-async function* tensorBatches(
-  data: Batch,
-  batchSize: number,
-  order: Int32Array | null,
-): AsyncGenerator<Batch> {
-  const n = data.x.shape[0]!;
-  const idx = order == null ? null : tf.tensor1d(order, 'int32');
-  try {
-    for (let start = 0; start < n; start += batchSize) {
-      const size = Math.min(batchSize, n - start);
-      const batch = tf.tidy(() => {
-        if (idx == null)
-          return { x: tf.slice(data.x, start, size), y: tf.slice(data.y, start, size) };
-        const take = tf.slice(idx, start, size);
-        return { x: tf.gather(data.x, take), y: tf.gather(data.y, take) };
-      });
-      try {
-        yield batch;
-      } finally {
-        tf.dispose([batch.x, batch.y]);
-      }
-    }
-  } finally {
-    idx?.dispose();
-  }
-}
-
-function epochSource(
-  source: BatchSource,
-  epoch: number,
-  epochs: number,
-): Iterable<Batch> | AsyncIterable<Batch> {
-  const it = typeof source === 'function' ? source(epoch) : source;
-  const sync = (it as Iterable<Batch>)?.[Symbol.iterator];
-  const async = (it as AsyncIterable<Batch>)?.[Symbol.asyncIterator];
-  if (typeof sync !== 'function' && typeof async !== 'function') {
-    throw new TrainDataError(
-      WHERE,
-      'data',
-      '{ x, y } tensors, an iterable of batches or a function returning one per epoch',
-      typeof it,
-    );
-  }
-  if (typeof source !== 'function' && epochs > 1) {
-    // A generator (an iterator that is its own iterable) runs once: refuse it for several epochs.
-    const self = (typeof sync === 'function' ? sync.call(it) : async.call(it)) === (it as unknown);
-    if (self) {
-      throw new TrainDataError(
-        WHERE,
-        'data',
-        `re-iterable for ${epochs} epochs (an array, or a function returning each epoch's batches)`,
-        'a one-shot iterator',
-      );
-    }
-  }
-  return it;
-}
-
 /**
  * Trains a model that returns logits with softmax cross-entropy, for any feedback mode: the
  * feedback lives in the layers' gradients, so one ordinary optimizer step is all it takes. Each
@@ -623,18 +203,30 @@ export async function train(
           try {
             if (replicas.length > 0) {
               batchScores = await parallelStep(model, vars, optimizer, replicas, b, labels, synced);
-              if (options.onBatch != null) cost = tf.div(batchScores.lossSum, size) as tf.Scalar;
             } else {
+              let crossEntropy: tf.Scalar | null = null;
               cost = optimizer.minimize(
                 () => {
                   const logits = model.apply(b.x, { training: true }) as tf.Tensor;
                   const s = scores(logits, labels);
                   batchScores = { lossSum: tf.keep(s.lossSum), correct: tf.keep(s.correct) };
-                  return tf.div(s.lossSum, size) as tf.Scalar;
+                  const ce = tf.div(s.lossSum, size) as tf.Scalar;
+                  // kernelRegularizer, biasRegularizer...: minimised (as model.fit adds them), not reported
+                  const total = withPenalties(model, ce);
+                  if (total !== ce && options.onBatch != null) crossEntropy = tf.keep(ce);
+                  return total;
                 },
                 options.onBatch != null,
                 vars,
               );
+              if (crossEntropy != null) {
+                cost?.dispose();
+                cost = crossEntropy;
+              }
+            }
+            if (options.onBatch != null && cost == null) {
+              const s = batchScores as unknown as { lossSum: tf.Scalar };
+              cost = tf.div(s.lossSum, size) as tf.Scalar;
             }
           } finally {
             labels.dispose();

@@ -5,14 +5,9 @@ import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { FeedbackMode } from '../modes.js';
+import { type GradientReplica, type ReplicaJob, shardGradients } from '../replicas.js';
 import { blobs, smallNet } from '../test-utils.js';
-import {
-  type GradientReplica,
-  type ReplicaJob,
-  shardGradients,
-  type TrainOptions,
-  train,
-} from '../train.js';
+import { type TrainOptions, train } from '../train.js';
 import {
   ReplicaWorkerError,
   resolveReplicaWorkers,

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AttackAbortedError } from './errors.js';
 import { gradientFlags } from './flags.js';
-import { exampleAxes, l2Norm, perExample } from './geometry.js';
+import { exampleAxes } from './geometry.js';
 import type { GradientSource } from './gradient.js';
 import type { LabelsInput, LogitsFunction, Model } from './model.js';
 import { fooledMask, type Objective } from './objective.js';
@@ -205,33 +205,6 @@ export class AttackContext {
     } finally {
       tf.dispose([gradient, ...(logits ? [logits] : [])]);
     }
-  }
-
-  /** Uniform random start in the L-inf ball (clipped to bounds when `clip`). */
-  randomStartLinf(clip: boolean): tf.Tensor {
-    const seed = this.rng.seed();
-    return tf.tidy(() => {
-      const x = tf.add(
-        this.x0,
-        tf.randomUniform(this.x0.shape, -this.epsilon, this.epsilon, 'float32', seed),
-      );
-      return clip ? this.clip(x) : x;
-    });
-  }
-
-  /** Uniform random start in the L2 ball: a Gaussian direction, radius eps * u^(1/d). */
-  randomStartL2(clip: boolean): tf.Tensor {
-    const s1 = this.rng.seed();
-    const s2 = this.rng.seed();
-    return tf.tidy(() => {
-      const d = this.x0.size / this.batch;
-      const dir = tf.randomNormal(this.x0.shape, 0, 1, 'float32', s1);
-      const unit = tf.div(dir, tf.maximum(l2Norm(dir), 1e-12));
-      const u = tf.randomUniform([this.batch], 0, 1, 'float32', s2);
-      const r = perExample(tf.mul(this.epsilon, tf.pow(u, 1 / d)), this.rank);
-      const x = tf.add(this.x0, tf.mul(unit, r));
-      return clip ? this.clip(x) : x;
-    });
   }
 
   /** Clips to the pixel bounds. */

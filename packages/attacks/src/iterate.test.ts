@@ -210,6 +210,47 @@ describe('norm helpers equal their equations (float64 re-implementation)', () =>
     );
     tf.dispose([first!, next!]);
   });
+
+  it('random starts: inside the ball (L-inf and L2), clipped when asked, fixed by the seed', async () => {
+    const start = tf.memory().numTensors;
+    const xs = tf.tensor2d(xv, [B, D]);
+    const draw = async (seed: number, which: typeof LINF, clip: boolean) => {
+      const ctx = await AttackContext.create(
+        'pgd',
+        m.model,
+        xs,
+        y,
+        { epsilon: 0.5, seed },
+        { loss: 'ce' },
+      );
+      try {
+        const t = which.randomStart(ctx, clip);
+        const v = t.dataSync().slice();
+        t.dispose();
+        return v;
+      } finally {
+        ctx.dispose();
+      }
+    };
+    for (const which of [LINF, L2]) {
+      const a = await draw(1, which, false);
+      expect(await draw(1, which, false)).toEqual(a);
+      expect(await draw(2, which, false)).not.toEqual(a);
+      for (let i = 0; i < B; i++) {
+        const d = rows(a, i).map((v, p) => v - xv[i * D + p]!);
+        const n = which === L2 ? norm2(d) : Math.max(...d.map(Math.abs));
+        expect(n).toBeLessThanOrEqual(0.5 + 1e-5);
+        expect(n).toBeGreaterThan(0);
+      }
+      // L-inf: eps 0.5 from pixels in [0.2, 0.8] leaves [0, 1] somewhere
+      if (which === LINF) expect(Math.min(...a) < 0 || Math.max(...a) > 1).toBe(true);
+      const c = await draw(1, which, true);
+      expect(Math.min(...c)).toBeGreaterThanOrEqual(0);
+      expect(Math.max(...c)).toBeLessThanOrEqual(1);
+    }
+    xs.dispose();
+    expect(tf.memory().numTensors).toBe(start);
+  });
 });
 
 describe('the iterate loop', () => {

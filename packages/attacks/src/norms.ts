@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { AttackContext } from './context.js';
-import { l2Norm, projectL2, projectLinf } from './geometry.js';
+import { l2Norm, perExample, projectL2, projectLinf } from './geometry.js';
 import type { Norm } from './types.js';
 
 /** A step size: one number for the batch, or per example ([B, 1, ...], broadcast against x). */
@@ -30,7 +30,16 @@ export const LINF: NormRule = {
   normalize: (d) => tf.sign(d),
   step: (x, d, alpha) => tf.add(x, tf.mul(alpha, tf.sign(d))),
   project: projectLinf,
-  randomStart: (ctx, clip) => ctx.randomStartLinf(clip),
+  randomStart(ctx, clip) {
+    const seed = ctx.rng.seed();
+    return tf.tidy(() => {
+      const x = tf.add(
+        ctx.x0,
+        tf.randomUniform(ctx.x0.shape, -ctx.epsilon, ctx.epsilon, 'float32', seed),
+      );
+      return clip ? ctx.clip(x) : x;
+    });
+  },
 };
 
 /** The L2 unit direction d / max(||d||_2, 1e-12), per example. */
@@ -44,7 +53,20 @@ export const L2: NormRule = {
   normalize: unitL2,
   step: (x, d, alpha) => tf.add(x, tf.mul(alpha, unitL2(d))),
   project: projectL2,
-  randomStart: (ctx, clip) => ctx.randomStartL2(clip),
+  /** A Gaussian direction made unit, at radius eps * u^(1/d) (u uniform): uniform in the ball. */
+  randomStart(ctx, clip) {
+    const s1 = ctx.rng.seed();
+    const s2 = ctx.rng.seed();
+    return tf.tidy(() => {
+      const d = ctx.x0.size / ctx.batch;
+      const dir = tf.randomNormal(ctx.x0.shape, 0, 1, 'float32', s1);
+      const unit = tf.div(dir, tf.maximum(l2Norm(dir), 1e-12));
+      const u = tf.randomUniform([ctx.batch], 0, 1, 'float32', s2);
+      const r = perExample(tf.mul(ctx.epsilon, tf.pow(u, 1 / d)), ctx.rank);
+      const x = tf.add(ctx.x0, tf.mul(unit, r));
+      return clip ? ctx.clip(x) : x;
+    });
+  },
 };
 
 /** The rule of a norm. */

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
 import { projectLinf } from './geometry.js';
 import type { LabelsInput, Model } from './model.js';
+import { LINF } from './norms.js';
 import { objectiveLoss } from './objective.js';
 import { finiteNumber, positiveInt } from './options.js';
 import type { AttackOptions, AttackResult } from './types.js';
@@ -65,7 +66,7 @@ export async function spsa(
         labels: tf.tile(objective.labels, [copies]),
         target: objective.target ? tf.tile(objective.target, [copies]) : null,
       }) as typeof objective;
-    let xt = (options.randomStart ?? true) ? ctx.hold('x', ctx.randomStartLinf(true)) : x;
+    let xt = (options.randomStart ?? true) ? ctx.hold('x', LINF.randomStart(ctx, true)) : x;
     let m = ctx.hold('m', tf.zerosLike(x));
     let v = ctx.hold('v', tf.zerosLike(x));
     for (let t = 1; t <= steps; t++) {

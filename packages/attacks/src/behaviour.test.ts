@@ -7,7 +7,7 @@ import { customGradient, modelGradient, ownGradient } from './gradient.js';
 import { mifgsm } from './mifgsm.js';
 import { objectiveLoss } from './objective.js';
 import { pgd } from './pgd.js';
-import { ATTACKS } from './runner.js';
+import { ATTACKS } from './registry.js';
 import { spsa } from './spsa.js';
 import { square } from './square.js';
 import {

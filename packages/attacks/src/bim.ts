@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
+import { type AttackInfo, GRADIENT_STEP_OPTIONS } from './info.js';
 import { iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
 import { LINF } from './norms.js';
@@ -47,3 +48,13 @@ export async function bim(
     ctx.dispose();
   }
 }
+
+/** What bim is, for callers that treat attacks generically (see ATTACK_INFO). */
+export const bimInfo: AttackInfo = {
+  name: 'bim',
+  paper: 'Kurakin et al., "Adversarial examples in the physical world", ICLR workshop 2017',
+  norms: ['linf'],
+  gradientFree: false,
+  options: [...GRADIENT_STEP_OPTIONS, 'steps', 'alpha'],
+  cost: (o) => ({ gradients: o?.steps ?? 10, forwards: 0 }),
+};

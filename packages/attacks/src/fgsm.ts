@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
+import { type AttackInfo, GRADIENT_STEP_OPTIONS } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { checkVariant } from './options.js';
 import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
@@ -45,3 +46,13 @@ export async function fgsm(
     ctx.dispose();
   }
 }
+
+/** What fgsm is, for callers that treat attacks generically (see ATTACK_INFO). */
+export const fgsmInfo: AttackInfo = {
+  name: 'fgsm',
+  paper: 'Goodfellow et al., "Explaining and Harnessing Adversarial Examples", ICLR 2015',
+  norms: ['linf'],
+  gradientFree: false,
+  options: GRADIENT_STEP_OPTIONS,
+  cost: () => ({ gradients: 1, forwards: 0 }),
+};

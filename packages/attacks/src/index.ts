@@ -16,19 +16,13 @@ export {
   modelGradient,
   ownGradient,
 } from './gradient.js';
-export {
-  ATTACK_INFO,
-  type AttackCost,
-  type AttackCostOptions,
-  type AttackInfo,
-  type AttackOptionName,
-  attackInfo,
-} from './info.js';
+export type { AttackCost, AttackCostOptions, AttackInfo, AttackOptionName } from './info.js';
 export { type MifgsmOptions, mifgsm } from './mifgsm.js';
 export type { LabelsInput, LayersModelLike, LogitsFunction, Model } from './model.js';
 export { fooledMask, type LossName, type Objective, objectiveLoss } from './objective.js';
 export { type PgdOptions, pgd } from './pgd.js';
-export { ATTACKS, runAttack, runResultToJSON } from './runner.js';
+export { ATTACK_INFO, ATTACKS, attackInfo } from './registry.js';
+export { runAttack, runResultToJSON } from './runner.js';
 export type {
   AttackFunction,
   BatchReport,

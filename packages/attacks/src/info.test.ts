@@ -2,8 +2,7 @@ import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { customGradient, modelGradient } from './gradient.js';
-import { ATTACK_INFO, attackInfo } from './info.js';
-import { ATTACKS } from './runner.js';
+import { ATTACK_INFO, ATTACKS, attackInfo } from './registry.js';
 import { type LinearModel, linearModel, uniform } from './test-utils.js';
 import type { AttackResult } from './types.js';
 

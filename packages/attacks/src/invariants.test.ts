@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ATTACKS } from './runner.js';
+import { ATTACKS } from './registry.js';
 import { uniform } from './test-utils.js';
 import type { AttackResult } from './types.js';
 

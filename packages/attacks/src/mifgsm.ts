@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
 import { l1Norm } from './geometry.js';
+import { type AttackInfo, GRADIENT_STEP_OPTIONS } from './info.js';
 import { type DirectionHook, iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
 import { LINF } from './norms.js';
@@ -77,3 +78,13 @@ export async function mifgsm(
     ctx.dispose();
   }
 }
+
+/** What mifgsm is, for callers that treat attacks generically (see ATTACK_INFO). */
+export const mifgsmInfo: AttackInfo = {
+  name: 'mifgsm',
+  paper: 'Dong et al., "Boosting Adversarial Attacks with Momentum", CVPR 2018',
+  norms: ['linf'],
+  gradientFree: false,
+  options: [...GRADIENT_STEP_OPTIONS, 'steps', 'alpha', 'decay'],
+  cost: (o) => ({ gradients: o?.steps ?? 10, forwards: 0 }),
+};

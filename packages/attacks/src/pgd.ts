@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
 import { AttackInputError, describe } from './errors.js';
+import type { AttackInfo } from './info.js';
 import { iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
 import { normRule } from './norms.js';
@@ -69,3 +70,13 @@ export async function pgd(
     ctx.dispose();
   }
 }
+
+/** What pgd is, for callers that treat attacks generically (see ATTACK_INFO). */
+export const pgdInfo: AttackInfo = {
+  name: 'pgd',
+  paper: 'Madry et al., "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018',
+  norms: ['linf', 'l2'],
+  gradientFree: false,
+  options: ['gradient', 'norm', 'steps', 'alpha', 'randomStart', 'restarts'],
+  cost: (o) => ({ gradients: (o?.steps ?? 20) * (o?.restarts ?? 1), forwards: 0 }),
+};

@@ -1,34 +1,18 @@
 import { concatTyped } from '@fa-robust/internal';
 import * as tf from '@tensorflow/tfjs-core';
 import { batchesOf, isIterable } from './batches.js';
-import { bim } from './bim.js';
 import { monotonicityFlags } from './checks.js';
 import { AttackAbortedError, AttackInputError, describe } from './errors.js';
-import { fgsm } from './fgsm.js';
-import { mifgsm } from './mifgsm.js';
-import { pgd } from './pgd.js';
 import { deriveSeed } from './random.js';
+import { ATTACKS } from './registry.js';
 import type {
-  AttackFunction,
   DatasetArrays,
   EpsilonResult,
   RunAttackOptions,
   RunResult,
   RunResultJSON,
 } from './runner-types.js';
-import { spsa } from './spsa.js';
-import { square } from './square.js';
 import type { AttackName, AttackResult, SanityFlag } from './types.js';
-
-/** The built-in attacks by name. */
-export const ATTACKS: Readonly<Record<AttackName, AttackFunction>> = {
-  fgsm,
-  bim,
-  mifgsm,
-  pgd,
-  spsa,
-  square,
-};
 
 /**
  * Attacks a whole dataset in batches at every epsilon in one call, and returns per-example

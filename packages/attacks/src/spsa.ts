@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
 import { projectLinf } from './geometry.js';
+import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { LINF } from './norms.js';
 import { objectiveLoss } from './objective.js';
@@ -126,3 +127,14 @@ export async function spsa(
     ctx.dispose();
   }
 }
+
+/** What spsa is, for callers that treat attacks generically (see ATTACK_INFO). */
+export const spsaInfo: AttackInfo = {
+  name: 'spsa',
+  paper:
+    'Uesato et al., "Adversarial Risk and the Dangers of Evaluating Against Weak Attacks", ICML 2018',
+  norms: ['linf'],
+  gradientFree: true,
+  options: ['steps', 'samples', 'samplesPerBatch', 'delta', 'learningRate', 'randomStart'],
+  cost: (o) => ({ gradients: 0, forwards: 2 * (o?.samples ?? 128) * (o?.steps ?? 100) }),
+};

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
 import { AttackInputError } from './errors.js';
 import { blend } from './geometry.js';
+import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask, objectiveLoss } from './objective.js';
 import { finiteNumber, positiveInt } from './options.js';
@@ -133,3 +134,14 @@ export async function square(
     ctx.dispose();
   }
 }
+
+/** What square is, for callers that treat attacks generically (see ATTACK_INFO). */
+export const squareInfo: AttackInfo = {
+  name: 'square',
+  paper:
+    'Andriushchenko et al., "Square Attack: a query-efficient black-box adversarial attack via random search", ECCV 2020',
+  norms: ['linf'],
+  gradientFree: true,
+  options: ['steps', 'pInit'],
+  cost: (o) => ({ gradients: 0, forwards: 1 + (o?.steps ?? 1000) }),
+};

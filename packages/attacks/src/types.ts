@@ -8,7 +8,10 @@ import type { LossName } from './objective.js';
 
 export type Norm = 'linf' | 'l2';
 export type Variant = 'standard' | 'paper';
-export type AttackName = 'fgsm' | 'bim' | 'mifgsm' | 'pgd' | 'spsa' | 'square';
+
+import type { AttackName } from './registry.js';
+
+export type { AttackName };
 
 /** Options every attack takes. */
 export interface AttackOptions {

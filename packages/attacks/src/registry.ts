@@ -1,0 +1,54 @@
+/**
+ * The built-in attacks, by name: the one list the runner, `ATTACKS`, `ATTACK_INFO` and the
+ * `AttackName` type are read from. An attack's file holds its function and its description
+ * (`<name>Info`); adding one is that file plus its line here.
+ */
+import { bim, bimInfo } from './bim.js';
+import { fgsm, fgsmInfo } from './fgsm.js';
+import type { AttackInfo } from './info.js';
+import { mifgsm, mifgsmInfo } from './mifgsm.js';
+import { pgd, pgdInfo } from './pgd.js';
+import type { AttackFunction } from './runner-types.js';
+import { spsa, spsaInfo } from './spsa.js';
+import { square, squareInfo } from './square.js';
+
+const BUILT_IN = {
+  fgsm: [fgsm, fgsmInfo],
+  bim: [bim, bimInfo],
+  mifgsm: [mifgsm, mifgsmInfo],
+  pgd: [pgd, pgdInfo],
+  spsa: [spsa, spsaInfo],
+  square: [square, squareInfo],
+} as const satisfies Record<string, readonly [AttackFunction, AttackInfo]>;
+
+/** The name of a built-in attack. */
+export type AttackName = keyof typeof BUILT_IN;
+
+const entries = Object.entries(BUILT_IN) as [AttackName, (typeof BUILT_IN)[AttackName]][];
+
+/** The built-in attacks by name. */
+export const ATTACKS: Readonly<Record<AttackName, AttackFunction>> = Object.freeze(
+  Object.fromEntries(entries.map(([name, [run]]) => [name, run])) as Record<
+    AttackName,
+    AttackFunction
+  >,
+);
+
+/** Every built-in attack, described. */
+export const ATTACK_INFO: Readonly<Record<AttackName, AttackInfo>> = Object.freeze(
+  Object.fromEntries(entries.map(([name, [, info]]) => [name, info])) as Record<
+    AttackName,
+    AttackInfo
+  >,
+);
+
+/** The description of a built-in attack; a clear error for any other name. */
+export function attackInfo(name: string): AttackInfo {
+  const info = (ATTACK_INFO as Record<string, AttackInfo | undefined>)[name];
+  if (!info) {
+    throw new RangeError(
+      `attackInfo: expected one of ${Object.keys(ATTACK_INFO).join(', ')}, got ${JSON.stringify(name)}`,
+    );
+  }
+  return info;
+}

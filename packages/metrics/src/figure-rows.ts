@@ -1,6 +1,12 @@
 import { FigureError } from './errors.js';
 import { attackLabel, attackRank, datasetLabel, modelLabel } from './figure-labels.js';
-import type { AlignmentRecord, ModelRecord, ResultCell, Results } from './results-schema.js';
+import {
+  type AlignmentRecord,
+  type ModelRecord,
+  type ResultCell,
+  type Results,
+  transferredFrom,
+} from './results-schema.js';
 
 // The rows each figure plots, as plain objects (also useful on their own: tables, checks).
 
@@ -182,8 +188,8 @@ export function transferRows(
   const d = options.dataset;
   const cells = results.cells.filter((c) => c.dataset === d && variantMatches(c, options.variant));
   const transfer = cells.filter((c) => {
-    if (!c.source.startsWith('transfer:')) return false;
-    const s = c.source.slice('transfer:'.length);
+    const s = transferredFrom(c.source);
+    if (s === null) return false;
     return !options.pairs || options.pairs.some(([ps, pt]) => ps === s && pt === c.model);
   });
   const attacks = attacksOf(transfer, options.attacks);
@@ -197,7 +203,7 @@ export function transferRows(
   const modelOrder = results.models.filter((m) => m.dataset === d).map((m) => m.id);
   const pairs: [string, string][] = [];
   for (const c of transfer) {
-    const s = c.source.slice('transfer:'.length);
+    const s = transferredFrom(c.source)!;
     if (!pairs.some(([a, b]) => a === s && b === c.model)) pairs.push([s, c.model]);
   }
   pairs.sort(
@@ -212,9 +218,7 @@ export function transferRows(
   for (const { key, label: attack } of attacks) {
     const same = (c: ResultCell) => JSON.stringify([c.attack, c.variant ?? null]) === key;
     for (const c of transfer.filter(same)) {
-      rows.push(
-        toRow(attack, `${label(c.source.slice('transfer:'.length))} → ${label(c.model)}`, c),
-      );
+      rows.push(toRow(attack, `${label(transferredFrom(c.source)!)} → ${label(c.model)}`, c));
     }
     if (options.includeWhiteBox) {
       for (const c of cells.filter(

@@ -19,7 +19,7 @@ import {
   type TransferFigureOptions,
   transferRows,
 } from './figure-rows.js';
-import type { Results } from './results-schema.js';
+import { type Results, transferredFrom } from './results-schema.js';
 
 /** A Vega-Lite (v6) specification: plain JSON, render it with renderSvg/renderPng or any Vega tool. */
 export type FigureSpec = { $schema: string; [key: string]: unknown };
@@ -295,7 +295,7 @@ export function figuresFor(results: Results): NamedFigure[] {
     if (cells.some((c) => c.source === 'own' && c.attack !== 'none')) {
       out.push({ name: `accuracy-${slug}`, spec: accuracyFigure(results, { dataset: d }) });
     }
-    if (cells.some((c) => c.source.startsWith('transfer:'))) {
+    if (cells.some((c) => transferredFrom(c.source) !== null)) {
       out.push({ name: `transfer-${slug}`, spec: transferFigure(results, { dataset: d }) });
     }
   }

@@ -83,6 +83,8 @@ export {
   type Results,
   type ResultsEnvironment,
   type RobustRecord,
+  transferredFrom,
+  transferSource,
 } from './results-schema.js';
 export { parseResults, type ValidateOptions, validateResults } from './results-validate.js';
 export {

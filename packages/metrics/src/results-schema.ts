@@ -163,3 +163,16 @@ export function cellKey(
 export function normEps(e: number): number {
   return Number(e.toPrecision(12));
 }
+
+/** The source of a cell whose examples were made on model `from` and given to the cell's model. */
+export function transferSource(from: string): string {
+  return `transfer:${from}`;
+}
+
+/**
+ * The model a transfer cell's examples were made on ('transfer:bp' -> 'bp'); null for a source
+ * that is not a transfer (and '' for a malformed 'transfer:').
+ */
+export function transferredFrom(source: string): string | null {
+  return source.startsWith('transfer:') ? source.slice('transfer:'.length) : null;
+}

@@ -6,6 +6,7 @@ import {
   RESULTS_SCHEMA_VERSION,
   type ResultCell,
   type Results,
+  transferredFrom,
 } from './results-schema.js';
 import type { Summary } from './stats.js';
 
@@ -164,8 +165,8 @@ export function validateResults(json: unknown, options: ValidateOptions = {}): R
       c.fail(`${p}.norm`, "'linf' or 'l2'", o.norm);
     c.number(`${p}.epsilon`, o.epsilon, 0, 1e6);
     const source = c.string(`${p}.source`, o.source);
-    if (source.startsWith('transfer:')) {
-      const from = source.slice('transfer:'.length);
+    const from = transferredFrom(source);
+    if (from !== null) {
       if (!from) c.fail(`${p}.source`, "'transfer:<model id>'", source);
       checkModel(`${p}.source`, dataset, from);
     }

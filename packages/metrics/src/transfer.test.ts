@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { MetricsInputError } from './errors.js';
+import { transferredFrom, transferSource } from './results-schema.js';
 import { validateResults } from './results-validate.js';
 import { transferAt, transferMatrix, transferMatrixFromResults } from './transfer.js';
 
@@ -77,5 +78,14 @@ describe('transferMatrix', () => {
       whiteBoxSource: null,
     });
     expect(variant.accuracy[5]![0]![0]).toBeNull();
+  });
+});
+
+describe('transfer source names', () => {
+  it('round-trip, and anything else is no transfer', () => {
+    expect(transferSource('bp-surrogate')).toBe('transfer:bp-surrogate');
+    expect(transferredFrom(transferSource('fa'))).toBe('fa');
+    expect(transferredFrom('own')).toBeNull();
+    expect(transferredFrom('transfer:')).toBe('');
   });
 });

@@ -1,6 +1,6 @@
 import { describe, MetricsInputError } from './errors.js';
 import { type MaskInput, toMask } from './input.js';
-import { normEps, type Results } from './results-schema.js';
+import { normEps, type Results, transferredFrom } from './results-schema.js';
 import { type IntervalOptions, type Proportion, proportion } from './stats.js';
 
 /** One measurement: the target's correctness on adversarial examples crafted on the source. */
@@ -144,7 +144,8 @@ export function transferMatrixFromResults(
     )
       continue;
     let source: string | undefined;
-    if (c.source.startsWith('transfer:')) source = c.source.slice('transfer:'.length);
+    const from = transferredFrom(c.source);
+    if (from !== null) source = from;
     else if (white !== null && c.source === white) source = c.model;
     if (source === undefined) continue;
     entries.push({

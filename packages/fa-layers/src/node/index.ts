@@ -83,20 +83,39 @@ function workerScript(): URL {
   );
 }
 
-/** How many worker threads `workers` means here. */
-export function resolveReplicaWorkers(
-  workers: WorkerReplicasOptions['workers'],
+/**
+ * How many worker threads a `workers` option means on this machine and backend: an integer >= 0
+ * is itself; `'auto'` (and `undefined`) is one per core but this one
+ * (`os.availableParallelism() - 1`, at least 0), and 0 on tfjs-node (`'tensorflow'`, which
+ * already uses every core). Anything else throws a RangeError that begins with `where` (default
+ * `'workers'`) and names what was found.
+ *
+ * @example
+ * resolveWorkerCount('auto', tf.getBackend()); // 1 on a 2-core machine with wasm, 0 with 'tensorflow'
+ * resolveWorkerCount(3, 'wasm'); // 3
+ */
+export function resolveWorkerCount(
+  workers: number | 'auto' | undefined,
   backend: string,
+  where = 'workers',
 ): number {
   if (workers == null || workers === 'auto') {
     return backend === 'tensorflow' ? 0 : Math.max(0, availableParallelism() - 1);
   }
   if (!Number.isInteger(workers) || workers < 0) {
     throw new RangeError(
-      `workerReplicas: workers must be 'auto' or an integer >= 0, got ${String(workers)}`,
+      `${where}: workers must be 'auto' or an integer >= 0, got ${String(workers)}`,
     );
   }
   return workers;
+}
+
+/** How many worker threads `workers` means here: `resolveWorkerCount` as workerReplicas reads it. */
+export function resolveReplicaWorkers(
+  workers: WorkerReplicasOptions['workers'],
+  backend: string,
+): number {
+  return resolveWorkerCount(workers, backend, 'workerReplicas');
 }
 
 /** The model's topology and weights, as a worker loads them with tf.io.fromMemory. */
@@ -190,7 +209,7 @@ export async function workerReplicas(
   options: WorkerReplicasOptions = {},
 ): Promise<WorkerReplicas> {
   const backend = options.backend ?? tf.getBackend();
-  const count = resolveReplicaWorkers(options.workers, backend);
+  const count = resolveWorkerCount(options.workers, backend, 'workerReplicas');
   if (count === 0) return { replicas: [], close: async () => {} };
   const workerData: ReplicaWorkerData = {
     backend,

@@ -8,12 +8,7 @@ import type { FeedbackMode } from '../modes.js';
 import { type GradientReplica, type ReplicaJob, shardGradients } from '../replicas.js';
 import { blobs, smallNet } from '../test-utils.js';
 import { type TrainOptions, train } from '../train.js';
-import {
-  ReplicaWorkerError,
-  resolveReplicaWorkers,
-  trainDataParallel,
-  workerReplicas,
-} from './index.js';
+import { ReplicaWorkerError, trainDataParallel, workerReplicas } from './index.js';
 
 beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });
@@ -130,13 +125,5 @@ describe('workerReplicas (worker threads)', () => {
     );
     tf.dispose([data.x, data.y]);
     model.dispose();
-  });
-
-  it("takes 'auto' as every core but one (none on tfjs-node) and refuses other counts", () => {
-    expect(resolveReplicaWorkers('auto', 'tensorflow')).toBe(0);
-    expect(resolveReplicaWorkers(undefined, 'wasm')).toBeGreaterThanOrEqual(0);
-    expect(resolveReplicaWorkers(3, 'wasm')).toBe(3);
-    expect(() => resolveReplicaWorkers(-1, 'wasm')).toThrow(RangeError);
-    expect(() => resolveReplicaWorkers(1.5, 'wasm')).toThrow(/integer >= 0/);
   });
 });

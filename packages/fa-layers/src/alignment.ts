@@ -83,6 +83,72 @@ function rowAngles(a: tf.Tensor, b: tf.Tensor): tf.Tensor1D {
   });
 }
 
+/** How a batch's cross-entropies are combined before differentiating. */
+export type GradientReduction = 'sum' | 'mean';
+
+export interface InputGradientOptions {
+  /** The model's backprop twin, if built already (otherwise one is built, used and disposed). */
+  twin?: tfl.LayersModel;
+  /**
+   * 'sum' (default): each image's gradient is that of its own loss. 'mean': tf.losses' default
+   * reduction, every gradient divided by the batch size (the same directions, other roundings).
+   */
+  reduction?: GradientReduction;
+}
+
+/** Labels as one-hot rows for `model`'s classes (class ids [n] or one-hot [n, classes]). */
+function oneHotFor(model: tfl.LayersModel, y: tf.Tensor): tf.Tensor {
+  if (y.rank === 2) return y;
+  return tf.oneHot(tf.cast(y, 'int32'), model.outputs[0]!.shape.at(-1)!);
+}
+
+/** Both input gradients of one batch (inside the caller's tidy). */
+function gradientPair(
+  model: tfl.LayersModel,
+  twin: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  reduction: GradientReduction,
+): { own: tf.Tensor; true: tf.Tensor } {
+  const oneHot = oneHotFor(model, y);
+  const r = reduction === 'sum' ? tf.Reduction.SUM : tf.Reduction.SUM_BY_NONZERO_WEIGHTS;
+  const lossOf = (m: tfl.LayersModel) => (xi: tf.Tensor) =>
+    tf.losses.softmaxCrossEntropy(oneHot, m.apply(xi) as tf.Tensor, undefined, undefined, r);
+  return { own: tf.grad(lossOf(model))(x), true: tf.grad(lossOf(twin))(x) };
+}
+
+/**
+ * The input gradient of the cross-entropy along `model`'s own backward path (what a gradient
+ * attack on it follows: for fa, through the feedback matrices) and its true input gradient
+ * (through the backprop twin), for one batch. The caller disposes both.
+ *
+ * @param y class ids [n] or one-hot [n, classes].
+ * @example
+ * const g = await inputGradients(faModel, x, y, { twin });
+ * const angles = gradientAlignment(g.own.dataSync(), g.true.dataSync()); // @fa-robust/metrics
+ */
+export async function inputGradients(
+  model: tfl.LayersModel,
+  x: tf.Tensor,
+  y: tf.Tensor,
+  options: InputGradientOptions = {},
+): Promise<{ own: tf.Tensor; true: tf.Tensor }> {
+  const n = x.shape[0]!;
+  if (y.shape[0] !== n)
+    throw new TrainDataError(
+      'inputGradients',
+      'y',
+      `${n} labels (one per image of x)`,
+      `shape [${y.shape}]`,
+    );
+  const twin = options.twin ?? (await backpropTwin(model));
+  try {
+    return tf.tidy(() => gradientPair(model, twin, x, y, options.reduction ?? 'sum'));
+  } finally {
+    if (options.twin == null) twin.dispose();
+  }
+}
+
 /**
  * How far a model's backward-path input gradient is from its true input gradient, per image:
  * the gradient-masking question in one number. 0 for bp; large for fa, whose attacks then follow
@@ -104,27 +170,15 @@ export async function inputGradientAngles(
     throw new TrainDataError(where, 'y', `${n} labels (one per image of x)`, `shape [${y.shape}]`);
   const batchSize = options.batchSize ?? 128;
   const twin = options.twin ?? (await backpropTwin(model));
-  const classes = model.outputs[0]!.shape.at(-1)!;
   const angles = new Float32Array(n);
   try {
     for (let start = 0; start < n; start += batchSize) {
       const size = Math.min(batchSize, n - start);
       const batchAngles = tf.tidy(() => {
         const xb = tf.slice(x, start, size);
-        const yb =
-          y.rank === 2
-            ? tf.slice(y, start, size)
-            : tf.oneHot(tf.cast(tf.slice(y, start, size), 'int32'), classes);
         // Summed (not averaged) so that each image's gradient is its own loss's gradient.
-        const lossOf = (m: tfl.LayersModel) => (xi: tf.Tensor) =>
-          tf.losses.softmaxCrossEntropy(
-            yb,
-            m.apply(xi) as tf.Tensor,
-            undefined,
-            undefined,
-            tf.Reduction.SUM,
-          ) as tf.Scalar;
-        return rowAngles(tf.grad(lossOf(model))(xb), tf.grad(lossOf(twin))(xb));
+        const g = gradientPair(model, twin, xb, tf.slice(y, start, size), 'sum');
+        return rowAngles(g.own, g.true);
       });
       angles.set(await batchAngles.data(), start);
       batchAngles.dispose();

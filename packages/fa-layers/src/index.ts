@@ -3,7 +3,10 @@ export {
   currentFeedback,
   type GradientAngleOptions,
   type GradientAngles,
+  type GradientReduction,
+  type InputGradientOptions,
   inputGradientAngles,
+  inputGradients,
   type LayerAlignment,
 } from './alignment.js';
 export { type Conv2DLayerArgs, conv2d, FaConv2D, type FaConv2DArgs } from './conv2d.js';

@@ -2,7 +2,7 @@ import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { alignment, inputGradientAngles } from './alignment.js';
+import { alignment, inputGradientAngles, inputGradients } from './alignment.js';
 import { conv2d } from './conv2d.js';
 import { dense } from './dense.js';
 import { lenet } from './lenet.js';
@@ -225,5 +225,53 @@ describe('inputGradientAngles', () => {
     tf.dispose(x);
     model.dispose();
     twin.dispose();
+  });
+});
+
+describe('inputGradients', () => {
+  it("own is the model's backward path, true is the forward function's gradient (finite differences)", async () => {
+    const model = tfl.sequential({
+      layers: [
+        dense({ units: 6, activation: 'tanh', feedback: 'fa', seed: 3, inputShape: [5] }),
+        dense({ units: 10, feedback: 'fa', seed: 4 }),
+      ],
+    });
+    const x = seededTensor([3, 5], 57);
+    const before = tf.memory().numTensors;
+    const g = await inputGradients(model, x, labels);
+    expect(tf.memory().numTensors).toBe(before + 2); // the two gradients, nothing else
+    // the true gradient against central differences of the summed cross-entropy, in float32
+    const f = (xv: Float32Array) =>
+      tf.tidy(() => lossOf(model)(tf.tensor2d(xv, [3, 5])).dataSync()[0]!);
+    const x0 = values(x);
+    const h = 1e-2;
+    const fd = Float32Array.from(x0, (_, i) => {
+      const up = Float32Array.from(x0);
+      const down = Float32Array.from(x0);
+      up[i]! += h;
+      down[i]! -= h;
+      return (f(up) - f(down)) / (2 * h);
+    });
+    expect(maxAbsDiff(values(g.true), fd)).toBeLessThan(2e-3 * Math.max(1, maxAbs(fd)));
+    // the own gradient follows B, not W^T: far from the true one
+    expect(angleDegrees(values(g.own), values(g.true))).toBeGreaterThan(20);
+    // 'mean' divides every gradient by the batch size
+    const m = await inputGradients(model, x, labels, { reduction: 'mean' });
+    expect(
+      maxAbsDiff(
+        values(m.own),
+        values(g.own).map((v) => v / 3),
+      ),
+    ).toBeLessThan(1e-6);
+    tf.dispose([g.own, g.true, m.own, m.true, x]);
+    model.dispose();
+  });
+
+  it('refuses labels that do not match the images', async () => {
+    const model = lenet({ dataset: 'mnist', feedback: 'bp', seed: 1 });
+    const x = tf.zeros([2, 28, 28, 1]);
+    await expect(inputGradients(model, x, labels)).rejects.toThrow(/2 labels.*shape \[3\]/);
+    tf.dispose(x);
+    model.dispose();
   });
 });

@@ -113,10 +113,13 @@ for (const { dir, pkg } of published) {
 console.log('4. nothing bundled');
 for (const { dir, pkg } of published) {
   const dist = join(dir, 'dist');
-  for (const f of readdirSync(dist).filter((f) => /\.(c|m)?js$/.test(f))) {
+  for (const f of readdirSync(dist).filter((f) => /\.(c|m)?js$|\.d\.c?ts$/.test(f))) {
     const text = readFileSync(join(dist, f), 'utf8');
     if (/Copyright \d{4} Google LLC|@license/.test(text))
       fail(`${pkg.name}: dist/${f} contains a bundled licence header (tfjs bundled?)`);
+    // the private helpers are bundled in, never imported: they are not published
+    if (/['"]@fa-robust\/(internal|test-utils)['"]/.test(text))
+      fail(`${pkg.name}: dist/${f} imports a private workspace package (bundle it: noExternal)`);
   }
   ok(`${pkg.name} dist has no bundled dependency`);
 }

@@ -8,6 +8,8 @@ export default defineConfig({
   clean: true,
   target: 'node20',
   skipNodeModulesBundle: true,
+  // @fa-robust/internal is TypeScript source only (a private workspace package): bundle it
+  noExternal: ['@fa-robust/internal'],
   // keep 'node:' specifiers: bundlers and Deno need them to tell builtins from packages
   removeNodeProtocol: false,
 });

@@ -36,7 +36,7 @@ describe('configuration', () => {
       'mnist',
       '--no-audit',
       '--variant',
-      'canonical',
+      'standard',
       '--seed',
       '7',
       '--workers',
@@ -48,11 +48,35 @@ describe('configuration', () => {
     expect(config.testSize).toBeNull();
     expect(config.datasets).toEqual(['mnist']);
     expect(config.audit.enabled).toBe(false);
-    expect(config.attacks.variant).toBe('canonical');
+    expect(config.attacks.variant).toBe('standard');
     expect(config.seed).toBe(7);
     expect(config.workers).toBe(3);
     expect(config.outDir).toBe('out/smoke');
     expect((await resolveConfig(['--workers', 'auto'])).config.workers).toBe('auto');
+  });
+
+  it("reads the deprecated --variant canonical as 'standard', with a deprecation warning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const { config } = await resolveConfig(['--variant', 'canonical']);
+      expect(config.attacks.variant).toBe('standard');
+      await new Promise((r) => setImmediate(r)); // warnings are emitted on the next tick
+      expect(warnings.map((w) => `${w.name}: ${w.message}`)).toEqual([
+        expect.stringMatching(
+          /^DeprecationWarning: flags: attacks.variant 'canonical'.*'standard'/,
+        ),
+      ]);
+      expect(() =>
+        validateConfig({
+          ...PRESETS.quick,
+          attacks: { ...PRESETS.quick.attacks, variant: 'x' as 'paper' },
+        }),
+      ).toThrow(/attacks.variant.*'paper', 'standard'/);
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 
   it('a config file sets the preset and any field; flags still win', async () => {

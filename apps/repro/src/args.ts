@@ -30,7 +30,7 @@ Options (each overrides the preset, then the --config file):
   --test-size <n|all>            test images attacked (the first n of the test set)
   --eps <list>                   e.g. 0,0.1,0.2 (each in [0, 1])
   --attacks <list>               fgsm,bim,mifgsm
-  --variant <paper|canonical>    the paper's update rules (default) or the canonical ones
+  --variant <paper|standard>     the paper's update rules (default) or the standard ones
   --iterations <n>               BIM / MI-FGSM iterations (default 10)
   --no-audit                     skip the gradient-masking audit
   --help                         this text

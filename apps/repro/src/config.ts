@@ -40,8 +40,12 @@ export interface ReproConfig {
     epsilons: number[];
     iterations: number;
     mu: number;
-    /** 'paper': the update rules as the paper's equations write them; 'canonical': as their authors define them. */
-    variant: 'paper' | 'canonical';
+    /**
+     * 'paper': the update rules as the paper's equations write them; 'standard': as their
+     * authors define them (the attacks' own word; 'canonical', its former name here, is read
+     * as 'standard' with a deprecation warning).
+     */
+    variant: 'paper' | 'standard';
     batchSize: number;
   };
   audit: {
@@ -229,6 +233,13 @@ export function mergeConfig(
 export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   const err = (field: string, expected: string, found: unknown) =>
     new ConfigError(field, expected, found, source);
+  if (isObject(c.attacks) && (c.attacks.variant as string) === 'canonical') {
+    process.emitWarning(
+      `${source}: attacks.variant 'canonical' (--variant canonical) is now called 'standard', as @fa-robust/attacks names it; 'canonical' will be refused in a later version`,
+      { type: 'DeprecationWarning', code: 'REPRO_VARIANT_CANONICAL' },
+    );
+    c = { ...c, attacks: { ...c.attacks, variant: 'standard' } };
+  }
   const int = (field: string, v: unknown, min: number, nullable = false) => {
     if (nullable && v === null) return;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
@@ -290,7 +301,7 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   epsList('attacks.epsilons', c.attacks.epsilons);
   int('attacks.iterations', c.attacks.iterations, 1);
   num('attacks.mu', c.attacks.mu, 0, 10);
-  oneOf('attacks.variant', c.attacks.variant, ['paper', 'canonical'] as const);
+  oneOf('attacks.variant', c.attacks.variant, ['paper', 'standard'] as const);
   int('attacks.batchSize', c.attacks.batchSize, 1);
   if (!isObject(c.audit)) throw err('audit', 'an object', c.audit);
   if (typeof c.audit.enabled !== 'boolean')

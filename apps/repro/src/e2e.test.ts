@@ -7,6 +7,7 @@ import { readResults } from '@fa-robust/metrics';
 import { describe, expect, it } from 'vitest';
 import { PRESETS, type ReproConfig } from './config.js';
 import { runRepro } from './run.js';
+import { auditVerdict } from './verdict.js';
 
 const dataDir = process.env.FA_ROBUST_DATA_DIR;
 const haveMnist =
@@ -80,7 +81,11 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     const report = await readFile(join(config.outDir, 'REPORT.md'), 'utf8');
     expect(report).toMatch(/MI-FGSM \(paper\) reaches L∞ up to \d/);
     expect(report).toMatch(/## The paper's claims and our numbers/);
-    expect(report).toMatch(/### MNIST: \*\*(gradient masking|robust|not robust|inconclusive)\*\*/);
+    // the report states the verdict that the audit gives on the results file it wrote
+    const verdict = auditVerdict(results, 'mnist', 'fa');
+    expect(first.verdicts.map((v) => v.verdict)).toEqual([verdict.verdict]);
+    expect(report).toContain(`### MNIST: **${verdict.verdict}**`);
+    expect(report).toContain(verdict.summary);
     expect(report).not.toMatch(/no audit cells/);
     expect((await readFile(join(config.outDir, 'results.csv'), 'utf8')).split('\n')[0]).toMatch(
       /^dataset,model,method,label,attack,/,

@@ -1,18 +1,12 @@
-import type { ResultCell, Results } from '@fa-robust/metrics';
+import {
+  attackLabel,
+  datasetLabel,
+  type ResultCell,
+  type Results,
+  transferSource,
+} from '@fa-robust/metrics';
+import { pct, sameEps } from './format.js';
 import type { AuditVerdict } from './verdict.js';
-
-const pct = (x: number | null | undefined) =>
-  x == null || Number.isNaN(x) ? '—' : `${(100 * x).toFixed(1)}%`;
-const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
-const ATTACK_NAMES: Record<string, string> = {
-  fgsm: 'FGSM',
-  bim: 'BIM',
-  mifgsm: 'MI-FGSM',
-  square: 'Square',
-  spsa: 'SPSA',
-  none: 'clean',
-};
-const DATASET_NAMES: Record<string, string> = { mnist: 'MNIST', cifar10: 'CIFAR-10' };
 
 function cell(
   results: Results,
@@ -25,7 +19,7 @@ function cell(
       c.attack === q.attack &&
       c.source === q.source &&
       (q.variant === undefined || c.variant === q.variant) &&
-      near(c.epsilon, q.epsilon),
+      sameEps(c.epsilon, q.epsilon),
   );
 }
 
@@ -64,8 +58,8 @@ export function checkClaims(results: Results, attacks: string[], epsilons: numbe
       ours: `BP's accuracy at eps ${eMax} (worst attack): ${pct(bpMax)}`,
       holds: bpMax == null ? null : bpMax <= 0.1,
     });
-    const bpOnFa = worstOver('mnist', 'bp', 'transfer:fa', epsilons);
-    const faOnBp = worstOver('mnist', 'fa', 'transfer:bp', [eMax]);
+    const bpOnFa = worstOver('mnist', 'bp', transferSource('fa'), epsilons);
+    const faOnBp = worstOver('mnist', 'fa', transferSource('bp'), [eMax]);
     checks.push({
       claim: 'MNIST: adversarial examples made on FA do not fool BP',
       ours: `BP's lowest accuracy on FA's examples, all eps: ${pct(bpOnFa)}`,
@@ -104,8 +98,8 @@ export function checkClaims(results: Results, attacks: string[], epsilons: numbe
         : 'no eps in (0, 0.5) measured',
       holds: known.length ? known.every((g) => g.gap! > 0) : null,
     });
-    const bpOnFa = worstOver('cifar10', 'bp', 'transfer:fa', [eMax]);
-    const faOnBp = worstOver('cifar10', 'fa', 'transfer:bp', [eMax]);
+    const bpOnFa = worstOver('cifar10', 'bp', transferSource('fa'), [eMax]);
+    const faOnBp = worstOver('cifar10', 'fa', transferSource('bp'), [eMax]);
     const cleanBp = cell(results, {
       dataset: 'cifar10',
       model: 'bp',
@@ -135,10 +129,10 @@ function accuracyTable(
     { label: 'BP (own gradient)', model: 'bp', source: 'own' },
     { label: 'FA (own = feedback path)', model: 'fa', source: 'own' },
     { label: 'FA (true gradient)', model: 'fa', source: 'true' },
-    { label: "BP on FA's examples", model: 'bp', source: 'transfer:fa' },
-    { label: "FA on BP's examples", model: 'fa', source: 'transfer:bp' },
-    { label: 'FA on BP-surrogate examples', model: 'fa', source: 'transfer:bp-surrogate' },
-    { label: 'BP on BP-surrogate examples', model: 'bp', source: 'transfer:bp-surrogate' },
+    { label: "BP on FA's examples", model: 'bp', source: transferSource('fa') },
+    { label: "FA on BP's examples", model: 'fa', source: transferSource('bp') },
+    { label: 'FA on BP-surrogate examples', model: 'fa', source: transferSource('bp-surrogate') },
+    { label: 'BP on BP-surrogate examples', model: 'bp', source: transferSource('bp-surrogate') },
   ];
   const lines: string[] = [];
   for (const attack of attacks) {
@@ -152,7 +146,7 @@ function accuracyTable(
       .filter((r) => r.values.some((v) => v != null));
     if (!rows.length) continue;
     lines.push(
-      `**${ATTACK_NAMES[attack] ?? attack}** — accuracy on ${rows[0]!.values.find((v) => v)?.n ?? '?'} test images`,
+      `**${attackLabel(attack)}** — accuracy on ${rows[0]!.values.find((v) => v)?.n ?? '?'} test images`,
       '',
     );
     lines.push(
@@ -193,7 +187,8 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
     '',
     `Generated ${results.createdAt} by \`${meta.command}\` in ${(meta.seconds / 60).toFixed(1)} min ` +
       `(preset \`${String(cfg.preset)}\`, seed ${String(cfg.seed)}, backend ${results.environment.backend}, ` +
-      `attack update rules: ${cfg.attacks?.variant === 'canonical' ? 'canonical' : "the paper's equations"}, ` +
+      // ('canonical': the former name of 'standard', in results written before it was renamed)
+      `attack update rules: ${['standard', 'canonical'].includes(cfg.attacks?.variant ?? '') ? 'standard' : "the paper's equations"}, ` +
       `${cfg.attacks?.iterations ?? 10} iterations, mu ${cfg.attacks?.mu ?? 0.8}).`,
     '',
   );
@@ -208,7 +203,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
   for (const m of results.models) {
     const p = (m.params ?? {}) as Record<string, unknown>;
     out.push(
-      `| ${DATASET_NAMES[m.dataset] ?? m.dataset} | ${m.id} | ${m.method.toUpperCase()} | ${pct(m.cleanAccuracy)} | ` +
+      `| ${datasetLabel(m.dataset)} | ${m.id} | ${m.method.toUpperCase()} | ${pct(m.cleanAccuracy)} | ` +
         `${[
           p.trainImages != null ? `${p.trainImages} train images` : '',
           p.epochs != null ? `${p.epochs} epochs` : '',
@@ -233,7 +228,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
   const over = new Map<string, { eps: number; linf: number; outOfBounds: number }>();
   for (const c of results.cells) {
     if (c.linf?.max == null || c.linf.max <= c.epsilon + 1e-6) continue;
-    const k = `${ATTACK_NAMES[c.attack] ?? c.attack}${c.variant ? ` (${c.variant})` : ''}`;
+    const k = attackLabel(c.attack, c.variant);
     const prev = over.get(k);
     if (!prev || c.linf.max / Math.max(c.epsilon, 1e-9) > prev.linf / Math.max(prev.eps, 1e-9)) {
       over.set(k, { eps: c.epsilon, linf: c.linf.max, outOfBounds: c.outOfBounds ?? 0 });
@@ -249,7 +244,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
       out.push(
         `- ${k} reaches L∞ up to ${v.linf.toFixed(2)} at eps ${v.eps}${v.outOfBounds ? `, with ${v.outOfBounds} examples outside [0, 1]` : ''}. ` +
           (k.startsWith('MI-FGSM (paper)')
-            ? "The paper's MI-FGSM equation steps eps every iteration and never projects, so after T iterations the perturbation can be T·eps: its curve is not an eps-bounded attack. Use `--variant canonical` for the projected rule."
+            ? "The paper's MI-FGSM equation steps eps every iteration and never projects, so after T iterations the perturbation can be T·eps: its curve is not an eps-bounded attack. Use `--variant standard` for the projected rule."
             : 'Compare its curve with care.'),
       );
     }
@@ -263,12 +258,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
     '',
   );
   for (const v of verdicts) {
-    out.push(
-      `### ${DATASET_NAMES[v.dataset] ?? v.dataset}: **${v.verdict}**`,
-      '',
-      `${v.summary}.`,
-      '',
-    );
+    out.push(`### ${datasetLabel(v.dataset)}: **${v.verdict}**`, '', `${v.summary}.`, '');
     if (v.rows.length) {
       out.push(
         '| eps | own backward path | true gradient | gradient-free | BP-surrogate transfer | strongest check | gap |',
@@ -299,7 +289,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
   const datasets = [...new Set(results.models.map((m) => m.dataset))];
   out.push('## All numbers', '');
   for (const d of datasets)
-    out.push(`### ${DATASET_NAMES[d] ?? d}`, '', accuracyTable(results, d, attacks, epsilons));
+    out.push(`### ${datasetLabel(d)}`, '', accuracyTable(results, d, attacks, epsilons));
   const extra = results.cells.filter((c) => c.attack === 'square' || c.attack === 'spsa');
   if (extra.length) {
     out.push(
@@ -310,7 +300,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
     );
     for (const c of extra)
       out.push(
-        `| ${c.dataset} | ${c.model} | ${ATTACK_NAMES[c.attack] ?? c.attack} | ${c.epsilon} | ${c.n} | ${pct(c.accuracy)} |`,
+        `| ${c.dataset} | ${c.model} | ${attackLabel(c.attack)} | ${c.epsilon} | ${c.n} | ${pct(c.accuracy)} |`,
       );
     out.push('');
   }

@@ -3,20 +3,28 @@
  * worker thread: a step is described by plain data (structured-clone safe), and everything it
  * needs (test split, models, clean masks) comes from a StepContext built on either side.
  */
-import { type AttackName, type BatchReport, modelGradient, runAttack } from '@fa-robust/attacks';
+import {
+  type AttackName,
+  attackInfo,
+  type BatchReport,
+  modelGradient,
+  runAttack,
+} from '@fa-robust/attacks';
 import { fileSystem } from '@fa-robust/backend';
 import { batches, type Split, take } from '@fa-robust/datasets';
 import { backpropTwin, lenet, train } from '@fa-robust/fa-layers';
-import { type ResultCell, resultCell } from '@fa-robust/metrics';
+import { type ResultCell, resultCell, transferSource } from '@fa-robust/metrics';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { DatasetName, Method } from './config.js';
 
-/** A stored experiment step: the result cells it produced and the per-example masks behind them. */
-export interface StoredStep {
+/**
+ * A finished experiment step: the result cells it produced and, for each cell (same index), the
+ * per-example correctness after the attack, 1 = still correct (for robust accuracy).
+ */
+export interface StepOutput {
   cells: ResultCell[];
-  /** cellKey -> per-example correctness after the attack ('0'/'1' string), for robust accuracy. */
-  masks: Record<string, string>;
+  masks: Uint8Array[];
 }
 
 /**
@@ -55,11 +63,6 @@ export interface StepHooks {
   onProgress?: (done: number, total: number) => void;
 }
 
-export const maskString = (m: Uint8Array) => Array.from(m, (v) => (v ? '1' : '0')).join('');
-export const maskFrom = (s: string) => Uint8Array.from(s, (c) => (c === '1' ? 1 : 0));
-export const tag = (c: Pick<ResultCell, 'attack' | 'source' | 'epsilon' | 'model'>) =>
-  `${c.model}|${c.attack}|${c.source}|${c.epsilon}`;
-
 export function predictLabels(model: tfl.LayersModel, x: tf.Tensor): Int32Array {
   const labels = tf.tidy(() => tf.argMax(model.predict(x) as tf.Tensor, -1));
   // read outside the tidy: a typed array returned from tf.tidy is walked element by element
@@ -73,7 +76,7 @@ export async function attackStep(
   ctx: StepContext,
   p: AttackStepSpec,
   hooks: StepHooks = {},
-): Promise<StoredStep> {
+): Promise<StepOutput> {
   const started = performance.now();
   const { clean, models, labels } = ctx;
   const correctAfter: Record<string, Uint8Array> = {};
@@ -126,13 +129,14 @@ export async function attackStep(
     l2 = Float64Array.from(r.l2);
   }
   const seconds = (performance.now() - started) / 1000;
-  const out: StoredStep = { cells: [], masks: {} };
+  const out: StepOutput = { cells: [], masks: [] };
+  const takesVariant = attackInfo(p.attack).options.includes('variant');
   const add = (model: string, source: string) => {
     const c = resultCell({
       dataset: ctx.dataset,
       model,
       attack: p.attack,
-      ...(p.attack !== 'square' ? { variant: p.params.variant as string } : {}),
+      ...(takesVariant ? { variant: p.params.variant as string } : {}),
       epsilon: p.eps,
       source,
       cleanCorrect: clean[model]!.subarray(0, p.n),
@@ -142,10 +146,10 @@ export async function attackStep(
       seconds,
     });
     out.cells.push(c);
-    out.masks[tag(c)] = maskString(correctAfter[model]!);
+    out.masks.push(correctAfter[model]!);
   };
   add(p.source, p.gradientTag);
-  for (const t of p.targets) add(t, `transfer:${p.source}`);
+  for (const t of p.targets) add(t, transferSource(p.source));
   return out;
 }
 

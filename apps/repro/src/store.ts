@@ -1,6 +1,8 @@
-import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { hash } from './hash.js';
+
+export { hash, stableStringify } from './hash.js';
 
 /**
  * The resumable part of a run: every finished experiment cell is one JSON file, written to a
@@ -69,24 +71,6 @@ export class CellStore {
 function fileKey(key: string): string {
   const readable = key.replace(/[^a-zA-Z0-9.=_-]+/g, '_').slice(0, 120);
   return `${readable}-${hash(key).slice(0, 10)}`;
-}
-
-export function hash(value: unknown): string {
-  return createHash('sha256')
-    .update(typeof value === 'string' ? value : stableStringify(value))
-    .digest('hex');
-}
-
-/** JSON with sorted keys, so equal objects hash equally. */
-export function stableStringify(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(stableStringify).join(',')}]`;
-  if (value && typeof value === 'object') {
-    return `{${Object.keys(value)
-      .sort()
-      .map((k) => `${JSON.stringify(k)}:${stableStringify((value as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(value) ?? 'null';
 }
 
 export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {

@@ -1,4 +1,5 @@
-import type { ResultCell, Results } from '@fa-robust/metrics';
+import { type ResultCell, type Results, transferSource } from '@fa-robust/metrics';
+import { pct, sameEps } from './format.js';
 
 /**
  * The audit the paper did not do. An FA network that resists attacks through its own
@@ -69,9 +70,6 @@ function worst(cells: ResultCell[]): CellRef | null {
   return ref(usable.reduce((a, b) => (b.accuracy! < a.accuracy! ? b : a)));
 }
 
-const near = (a: number, b: number) => Math.abs(a - b) < 1e-9;
-const pct = (x: number) => `${(100 * x).toFixed(1)}%`;
-
 export function auditVerdict(
   results: Results,
   dataset: string,
@@ -85,11 +83,11 @@ export function auditVerdict(
     ...new Set(cells.filter((c) => c.source === 'true').map((c) => c.epsilon)),
   ].sort((a, b) => a - b);
   const rows: AuditRow[] = epsilons.map((epsilon) => {
-    const at = cells.filter((c) => near(c.epsilon, epsilon));
+    const at = cells.filter((c) => sameEps(c.epsilon, epsilon));
     const own = worst(at.filter((c) => c.source === 'own'));
     const trueGradient = worst(at.filter((c) => c.source === 'true'));
     const gradientFree = worst(at.filter((c) => c.source === 'none' && c.attack !== 'none'));
-    const surrogate = worst(at.filter((c) => c.source === `transfer:${surrogateId}`));
+    const surrogate = worst(at.filter((c) => c.source === transferSource(surrogateId)));
     const candidates: [string, CellRef | null][] = [
       ['true gradient', trueGradient],
       ['gradient-free', gradientFree],

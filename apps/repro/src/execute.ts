@@ -1,0 +1,91 @@
+/**
+ * Phase 3 of a dataset's study: the plan's attack steps, side by side on the workers (or in
+ * this thread), each stored as it finishes so that a rerun continues where a run stopped.
+ */
+import { decodeStep, encodeStep, type StoredStep, StoredStepError } from './codec.js';
+import { shareSplit } from './data.js';
+import type { PhaseEnv } from './models.js';
+import { type PlannedStep, stepCost } from './plan.js';
+import { forEachConcurrent } from './pool.js';
+import { formatDuration } from './progress.js';
+import type { StepContext, StepOutput } from './steps.js';
+import { attackStep } from './steps.js';
+import type { CellStore } from './store.js';
+import type { ContextMessage } from './worker.js';
+
+export interface ExecuteEnv extends PhaseEnv {
+  store: CellStore;
+  /** The steps' context in this thread. */
+  ctx: StepContext;
+  /** The same context as the workers load it (model folders instead of models). */
+  workerContext: Omit<ContextMessage, 'test'>;
+}
+
+export interface Executed {
+  /** One per planned step, in plan order (not in the order they finished). */
+  outputs: StepOutput[];
+  computed: number;
+  reused: number;
+}
+
+/** Runs every step of `steps` that the store does not hold; returns all their outputs. */
+export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promise<Executed> {
+  const { store, pool, ctx, board, log, signal } = env;
+  const dataset = ctx.dataset;
+  const stored = new Map<string, StepOutput>();
+  for (const s of steps) {
+    const value = store.get<StoredStep>(s.key);
+    if (value === undefined) continue;
+    try {
+      stored.set(s.key, decodeStep(value));
+    } catch (e) {
+      if (!(e instanceof StoredStepError)) throw e;
+      log(`${s.label}: its stored result is unreadable (${e.message}); computing it again`);
+    }
+  }
+  const overall = performance.now();
+  // the time left is estimated from the work left, in gradient evaluations per image, not
+  // from the count of steps (an FGSM step costs a tenth of a BIM one)
+  const costLeft = steps
+    .filter((s) => !stored.has(s.key))
+    .reduce((sum, s) => sum + stepCost(s.spec), 0);
+  let costDone = 0;
+  let done = 0;
+  let computed = 0;
+  let reused = 0;
+  if (pool && steps.some((s) => !stored.has(s.key))) {
+    await pool.broadcast({
+      type: 'context',
+      context: { ...env.workerContext, test: shareSplit(ctx.test) },
+    });
+  }
+  const outputs: StepOutput[] = new Array(steps.length);
+  await forEachConcurrent(steps, pool?.size ?? 1, async (step, i) => {
+    signal?.throwIfAborted();
+    const had = stored.get(step.key);
+    if (had) {
+      outputs[i] = had;
+      done++;
+      reused++;
+      return;
+    }
+    // eps = 0 needs no attack (the clean images are the answer): no progress to show
+    const bar = step.spec.eps > 0 ? board.task(step.label, 'img') : undefined;
+    const hooks = { ...(bar ? { onProgress: bar } : {}), ...(signal ? { signal } : {}) };
+    const out =
+      pool && step.spec.eps > 0
+        ? await pool.run<StepOutput>({ type: 'attack', spec: step.spec }, hooks)
+        : await attackStep(ctx, step.spec, hooks);
+    bar?.finish();
+    await store.put(step.key, encodeStep(out));
+    outputs[i] = out;
+    done++;
+    computed++;
+    costDone += stepCost(step.spec);
+    const rate = (performance.now() - overall) / 1000 / Math.max(costDone, 1);
+    log(
+      `[${done}/${steps.length}] ${step.label}: done; about ${formatDuration(rate * (costLeft - costDone))} left for ${dataset}`,
+    );
+  });
+  return { outputs, computed, reused };
+}

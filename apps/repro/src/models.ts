@@ -1,0 +1,168 @@
+/**
+ * Phase 2 of a dataset's study: its models, trained once per configuration (side by side on
+ * the workers) and saved, or read back from an earlier run; then their clean accuracy.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileSystem } from '@fa-robust/backend';
+import { type Split, take } from '@fa-robust/datasets';
+import { type ModelRecord, type ResultCell, resultCell } from '@fa-robust/metrics';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import type { DatasetName } from './config.js';
+import { shareSplit } from './data.js';
+import { type DatasetPlan, modelFolder, SURROGATE_ID } from './plan.js';
+import { forEachConcurrent, type WorkerPool } from './pool.js';
+import type { progressBoard } from './progress.js';
+import { predictLabels, type TrainSpec, trainModel } from './steps.js';
+import type { WorkerJob } from './worker.js';
+
+export interface PhaseEnv {
+  outDir: string;
+  pool: WorkerPool<WorkerJob> | null;
+  board: ReturnType<typeof progressBoard>;
+  log: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+export interface PreparedModels {
+  trained: Record<string, tfl.LayersModel>;
+  /** model id -> the folder it is saved in. */
+  dirs: Record<string, string>;
+  records: ModelRecord[];
+}
+
+/** Trains the plan's models that no earlier run saved, reads back the others. */
+export async function prepareModels(
+  plan: DatasetPlan,
+  train: Split | undefined,
+  env: PhaseEnv,
+): Promise<PreparedModels> {
+  const { dataset } = plan;
+  const { pool, board, log } = env;
+  const trained: Record<string, tfl.LayersModel> = {};
+  const dirs: Record<string, string> = {};
+  const seconds: Record<string, number> = {};
+  const toTrain: { spec: TrainSpec; dir: string }[] = [];
+  for (const spec of plan.models) {
+    const dir = join(env.outDir, 'models', modelFolder(dataset, spec, plan.train));
+    dirs[spec.id] = dir;
+    if (existsSync(join(dir, 'model.json'))) {
+      trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
+      log(`${dataset}/${spec.id}: reusing the model saved in ${dir}`);
+    } else {
+      if (!train) throw new Error(`${dataset}: no training data to train ${spec.id}`);
+      const { size: _size, ...rest } = plan.train;
+      toTrain.push({ spec: { dataset, ...spec, ...rest }, dir });
+    }
+  }
+  if (toTrain.length) {
+    const data = train!;
+    const shared = pool ? shareSplit(data) : data;
+    await forEachConcurrent(toTrain, pool?.size ?? 1, async ({ spec, dir }) => {
+      const bar = board.task(`train ${dataset}/${spec.id}`, 'img');
+      if (pool) {
+        const r = await pool.run<{ seconds: number }>(
+          { type: 'train', spec, data: shared, dir },
+          { onProgress: bar, onLog: log },
+        );
+        seconds[spec.id] = r.seconds;
+        trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
+      } else {
+        const r = await trainModel(spec, data, dir, {
+          onProgress: bar,
+          log,
+          ...(env.signal ? { signal: env.signal } : {}),
+        });
+        seconds[spec.id] = r.seconds;
+        trained[spec.id] = r.model;
+      }
+      bar.finish();
+    });
+  }
+  const records = plan.models.map((spec): ModelRecord => {
+    const s = seconds[spec.id];
+    return {
+      dataset,
+      id: spec.id,
+      method: spec.method,
+      label: spec.id === SURROGATE_ID ? 'BP surrogate' : spec.method.toUpperCase(),
+      architecture: `LeNet-5 (${dataset})`,
+      seed: spec.seed,
+      params: {
+        trainImages: train?.shape[0] ?? null,
+        ...plan.train,
+        ...(s != null ? { trainSeconds: Math.round(s) } : {}),
+        path: dirs[spec.id]!,
+      },
+    };
+  });
+  return { trained, dirs, records };
+}
+
+/** Calls `f` on the first `n` test images, `batchSize` at a time, as tensors it then disposes. */
+export async function forTestBatches(
+  test: Split,
+  n: number,
+  batchSize: number,
+  f: (x: tf.Tensor4D, y: Int32Array, start: number) => Promise<void> | void,
+  signal?: AbortSignal,
+): Promise<void> {
+  const labels = Int32Array.from(test.labels);
+  for (let start = 0; start < n; start += batchSize) {
+    signal?.throwIfAborted();
+    const part = take(test, Math.min(batchSize, n - start), start);
+    const x = tf.tensor4d(part.images, part.shape as [number, number, number, number]);
+    try {
+      await f(x, labels.subarray(start, start + part.shape[0]), start);
+    } finally {
+      x.dispose();
+    }
+  }
+}
+
+/**
+ * Each model's per-example clean correctness on the test set, its clean cell, and its clean
+ * accuracy written into its record.
+ */
+export async function cleanAccuracy(
+  dataset: DatasetName,
+  test: Split,
+  prepared: PreparedModels,
+  batchSize: number,
+  env: Pick<PhaseEnv, 'log' | 'signal'>,
+): Promise<{ clean: Record<string, Uint8Array>; cells: ResultCell[] }> {
+  const nTest = test.shape[0];
+  const clean: Record<string, Uint8Array> = {};
+  const cells: ResultCell[] = [];
+  for (const record of prepared.records) {
+    const model = prepared.trained[record.id]!;
+    const correct = new Uint8Array(nTest);
+    await forTestBatches(
+      test,
+      nTest,
+      batchSize,
+      (x, y, start) => {
+        const p = predictLabels(model, x);
+        for (let i = 0; i < p.length; i++) correct[start + i] = p[i] === y[i] ? 1 : 0;
+      },
+      env.signal,
+    );
+    clean[record.id] = correct;
+    const c = resultCell({
+      dataset,
+      model: record.id,
+      attack: 'none',
+      epsilon: 0,
+      source: 'none',
+      cleanCorrect: correct,
+      adversarialCorrect: correct,
+    });
+    cells.push(c);
+    record.cleanAccuracy = c.accuracy ?? undefined;
+    env.log(
+      `${dataset}/${record.id}: clean accuracy ${(100 * (c.accuracy ?? 0)).toFixed(2)}% on ${nTest} test images`,
+    );
+  }
+  return { clean, cells };
+}

@@ -1,8 +1,12 @@
 import { AttackInputError, describe } from './errors.js';
+import { ATTACK_INFO } from './registry.js';
 import type { EpsilonResult, RunResult } from './runner-types.js';
 import type { SanityFlag } from './types.js';
 
-const GRADIENT_FREE = new Set(['spsa', 'square']);
+/** Whether a run's attack needs no gradient, as the attack describes itself. */
+const gradientFree = (attack: string) =>
+  (ATTACK_INFO as Record<string, { gradientFree: boolean } | undefined>)[attack]?.gradientFree ??
+  false;
 
 export interface MaskingCheckOptions {
   /** Differences in success rate up to this are not flagged. Default 0.01. */
@@ -46,8 +50,8 @@ export function maskingFlags(
   for (const strong of untargeted) {
     for (const weak of untargeted) {
       if (strong === weak || !sameData(strong, weak)) continue;
-      const strongFree = GRADIENT_FREE.has(strong.attack);
-      const weakFree = GRADIENT_FREE.has(weak.attack);
+      const strongFree = gradientFree(strong.attack);
+      const weakFree = gradientFree(weak.attack);
       let code: SanityFlag['code'] | null = null;
       if (strongFree && !weakFree) code = 'gradient-free-stronger';
       else if (

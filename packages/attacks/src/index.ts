@@ -1,3 +1,11 @@
+export {
+  type AutoAttackOptions,
+  type AutoAttackReport,
+  type AutoAttackResult,
+  type AutoAttackStep,
+  autoAttack,
+  autoAttackSteps,
+} from './autoattack.js';
 export { type BimOptions, bim } from './bim.js';
 export { type MaskingCheckOptions, maskingFlags } from './checks.js';
 export {

@@ -34,7 +34,11 @@ const run = (cmd, args, opts = {}) =>
   execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], ...opts });
 
 const catalog = readFileSync(join(root, 'pnpm-workspace.yaml'), 'utf8');
-const tfVersion = /'@tensorflow\/tfjs-core': (\d+\.\d+\.\d+)/.exec(catalog)?.[1];
+const tfVersion = /['"]@tensorflow\/tfjs-core['"]: (\d+\.\d+\.\d+)/.exec(catalog)?.[1];
+if (!tfVersion) {
+  console.error("pnpm-workspace.yaml: expected a catalog entry '@tensorflow/tfjs-core': x.y.z");
+  process.exit(1);
+}
 
 const dirs = ['packages', 'apps'].flatMap((d) =>
   readdirSync(join(root, d))

@@ -81,7 +81,7 @@ describe('autoAttack (the cascade)', () => {
     for (let i = 0; i < N; i++) {
       let linf = 0;
       for (let p = 0; p < d; p++) linf = Math.max(linf, Math.abs(adv[i * d + p]! - x0[i * d + p]!));
-      if (r.fooledBy[i] >= 0) expect(linf).toBeLessThanOrEqual(eps + 1e-5);
+      if (r.fooledBy[i]! >= 0) expect(linf).toBeLessThanOrEqual(eps + 1e-5);
       else expect(linf).toBe(0);
     }
     r.adversarial.dispose();

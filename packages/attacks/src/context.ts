@@ -11,7 +11,7 @@ import type { GradientSource } from './gradient.js';
 import type { LabelsInput, LogitsFunction, Model } from './model.js';
 import { fooledMask, type Objective } from './objective.js';
 import { Random } from './random.js';
-import { Tracker } from './tracker.js';
+import { type BestRule, Tracker } from './tracker.js';
 import type {
   AttackName,
   AttackOptions,
@@ -32,6 +32,17 @@ export type Slot =
   | 'direction'
   // MI-FGSM
   | 'momentum'
+  // APGD: the previous iterate, the best point, its gradient and loss, the per-example step
+  // size, the loss increases since the last checkpoint, the state at that checkpoint, targets
+  | 'xPrev'
+  | 'xBest'
+  | 'gradBest'
+  | 'lossBest'
+  | 'stepSize'
+  | 'increases'
+  | 'lossAtCheck'
+  | 'halved'
+  | 'targets'
   // SPSA: Adam's moments and the gradient estimate
   | 'm'
   | 'v'
@@ -41,7 +52,14 @@ export type Slot =
   | 'loss'
   | 'fooled'
   | 'rows'
-  | 'cols';
+  | 'cols'
+  // CW: the attack-space input and reconstruction, the offset, the smallest adversarial so far
+  | 'w0'
+  | 'xr'
+  | 'delta'
+  | 'best'
+  | 'bestL2'
+  | 'consts';
 
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) =>
@@ -85,6 +103,8 @@ export class AttackContext {
     readonly options: AttackOptions & GradientAttackOptions,
     call: CheckedCall,
     cleanLogits: tf.Tensor2D,
+    /** What keep-best keeps per example (see BestRule); 'highest' for APGD. */
+    readonly bestRule: BestRule = 'latest',
   ) {
     this.forward = call.forward;
     this.epsilon = call.epsilon;
@@ -109,7 +129,7 @@ export class AttackContext {
     this.keepBest = options.keepBest ?? true;
     this.cleanPred = tf.tidy(() => tf.argMax(cleanLogits, 1));
     this.tensors.push(this.cleanPred);
-    this.tracker = this.keepBest ? new Tracker(this.objective) : null;
+    this.tracker = this.keepBest ? new Tracker(this.objective, bestRule) : null;
     this.tracker?.observe(x0, cleanLogits);
   }
 
@@ -120,13 +140,13 @@ export class AttackContext {
     x: tf.Tensor,
     y: LabelsInput,
     options: GradientAttackOptions,
-    defaults: SetupDefaults,
+    defaults: SetupDefaults & { best?: BestRule },
   ): Promise<AttackContext> {
     const call = checkCall(fn, model, x, y, options, defaults);
     const cleanLogits = tf.tidy(() => call.forward(x)) as tf.Tensor2D;
     try {
       await checkCleanPass(fn, x, cleanLogits, call, options.validate ?? true);
-      return new AttackContext(fn, model, x, options, call, cleanLogits);
+      return new AttackContext(fn, model, x, options, call, cleanLogits, defaults.best);
     } finally {
       cleanLogits.dispose();
     }
@@ -181,14 +201,25 @@ export class AttackContext {
   /**
    * The input gradient at x from the gradient source, with non-finite entries zeroed (and
    * counted). Observes x for the bookkeeping unless x is the clean input (observed already),
-   * reusing the source's logits when the source is the attacked model.
+   * reusing the source's logits when the source is the attacked model. With `keep`, also
+   * hands back the attacked model's logits at x as keep.logits (the caller owns them): the
+   * source's own when the source is the attacked model, else one forward pass (CW's hinge).
+   * `objective` replaces the call's own for this evaluation (FAB: the gradient of -CE towards
+   * one class at a time, whose differences are the logit differences' gradients).
    */
-  gradient(x: tf.Tensor): tf.Tensor {
+  gradient(
+    x: tf.Tensor,
+    keep?: { logits?: tf.Tensor2D },
+    objective: Objective = this.objective,
+  ): tf.Tensor {
     if (!this.source) throw new Error(`${this.fn}: no gradient source (internal error)`);
-    const { gradient, logits } = this.source.evaluate(x, this.objective);
+    const { gradient, logits } = this.source.evaluate(x, objective);
     this.gradientEvaluations++;
     try {
       if (x !== this.x0) this.observe(x, this.sourceIsModel ? logits : undefined);
+      if (keep)
+        keep.logits =
+          this.sourceIsModel && logits ? tf.clone(logits) : tf.tidy(() => this.logits(x));
       const prev = [this.zeroSteps, this.nonFiniteSteps];
       const [g, zero, nonFinite] = tf.tidy(() => {
         const axes = exampleAxes(x.rank);
@@ -216,7 +247,7 @@ export class AttackContext {
   beginRun(): Tracker | null {
     if (!this.tracker) return null;
     const outer = this.tracker;
-    this.tracker = new Tracker(this.objective);
+    this.tracker = new Tracker(this.objective, this.bestRule);
     return outer;
   }
 

@@ -121,7 +121,6 @@ export async function fab(
     const [lo, hi] = ctx.bounds;
     const eps = ctx.epsilon;
     const x0 = Float32Array.from((await x.data()) as Float32Array);
-    const labels = Int32Array.from((await ctx.objective.labels.data()) as Int32Array);
     // The clean pass: examples fooled already (norm 0), and FAB-T's targets.
     const z0t = tf.tidy(() => ctx.logits(x));
     const f0t = tf.tidy(() => fooledMask(z0t, ctx.objective));
@@ -228,7 +227,7 @@ export async function fab(
       }
       return norm === 'linf' ? s : Math.sqrt(s);
     };
-    const clamp = (v: number) => (v < lo ? lo : v > hi ? hi : v);
+    const clamp = (v: number) => Math.min(hi, Math.max(lo, v));
 
     for (const aim of aims) {
       for (let r = 0; r < restarts; r++) {

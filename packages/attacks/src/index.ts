@@ -1,3 +1,4 @@
+export { type ApgdOptions, apgd, apgdCheckpoints, apgdInfo } from './apgd.js';
 export {
   type AutoAttackOptions,
   type AutoAttackReport,
@@ -8,6 +9,7 @@ export {
 } from './autoattack.js';
 export { type BimOptions, bim } from './bim.js';
 export { type MaskingCheckOptions, maskingFlags } from './checks.js';
+export { type CwOptions, cw, cwInfo } from './cw.js';
 export {
   AttackAbortedError,
   AttackError,
@@ -15,6 +17,7 @@ export {
   GradientError,
   ModelOutputError,
 } from './errors.js';
+export { type FabOptions, type FabResult, fab, fabInfo } from './fab.js';
 export { type FgsmOptions, fgsm } from './fgsm.js';
 export {
   type CustomGradientFunction,

@@ -15,7 +15,16 @@ export type AttackOptionName =
   | 'samplesPerBatch'
   | 'delta'
   | 'learningRate'
-  | 'pInit';
+  | 'pInit'
+  | 'binarySearchSteps'
+  | 'initialConst'
+  | 'confidence'
+  | 'abortEarly'
+  | 'targetClasses'
+  | 'alphaMax'
+  | 'eta'
+  | 'beta'
+  | 'rho';
 
 /** What one attack costs per example, in model evaluations. */
 export interface AttackCost {
@@ -30,6 +39,12 @@ export interface AttackCostOptions {
   steps?: number;
   restarts?: number;
   samples?: number;
+  /** CW: searches over its constant c (each of up to `steps` gradient steps). */
+  binarySearchSteps?: number;
+  /** FAB-T, APGD-T: targeted runs, one per most likely wrong class. */
+  targetClasses?: number;
+  /** The model's classes (FAB untargeted: one gradient per class per step). Default 10. */
+  classes?: number;
 }
 
 /**

@@ -3,7 +3,10 @@
  * `AttackName` type are read from. An attack's file holds its function and its description
  * (`<name>Info`); adding one is that file plus its line here.
  */
+import { apgd, apgdInfo } from './apgd.js';
 import { bim, bimInfo } from './bim.js';
+import { cw, cwInfo } from './cw.js';
+import { fab, fabInfo } from './fab.js';
 import { fgsm, fgsmInfo } from './fgsm.js';
 import type { AttackInfo } from './info.js';
 import { mifgsm, mifgsmInfo } from './mifgsm.js';
@@ -17,8 +20,11 @@ const BUILT_IN = {
   bim: [bim, bimInfo],
   mifgsm: [mifgsm, mifgsmInfo],
   pgd: [pgd, pgdInfo],
+  apgd: [apgd, apgdInfo],
   spsa: [spsa, spsaInfo],
   square: [square, squareInfo],
+  fab: [fab, fabInfo],
+  cw: [cw, cwInfo],
 } as const satisfies Record<string, readonly [AttackFunction, AttackInfo]>;
 
 /** The name of a built-in attack. */

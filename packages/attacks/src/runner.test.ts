@@ -144,9 +144,9 @@ describe('runAttack', () => {
     await expect(
       runAttack({ ...base, epsilons: [0.1], options: { epsilon: 0.3 } }),
     ).rejects.toThrow(/options.epsilon must be absent/);
-    await expect(runAttack({ ...base, attack: 'cw' as never, epsilons: [0.1] })).rejects.toThrow(
-      /attack must be one of fgsm, bim/,
-    );
+    await expect(
+      runAttack({ ...base, attack: 'deepfool' as never, epsilons: [0.1] }),
+    ).rejects.toThrow(/attack must be one of fgsm, bim/);
     await expect(
       runAttack({ ...base, data: { ...data, shape: [N, 9, 9, 1] }, epsilons: [0.1] }),
     ).rejects.toThrow(/data.shape/);

@@ -97,7 +97,22 @@ async function work(m, how) {
   console.log(
     `${how} @fa-robust/attacks: FGSM eps 0.3 fooled ${fooledOwn}/32 through the feedback path, ${fooledTrue}/32 through the true gradient`,
   );
-  tf.dispose([own.adversarial, viaTwin.adversarial, labels]);
+  // a short AutoAttack-style cascade through the packed exports (APGD-CE, then Square)
+  const aa = await attacks.autoAttack(fa, xs, labels, {
+    epsilon: 0.3,
+    version: 'custom',
+    attacks: [
+      { name: 'apgd-ce', attack: 'apgd', options: { steps: 5 } },
+      { name: 'square', attack: 'square', options: { steps: 20 } },
+    ],
+  });
+  assert.equal(aa.attacks.length, 2);
+  assert.equal(aa.attacks[1].attacked, aa.attacks[0].attacked - aa.attacks[0].fooled);
+  assert.ok(aa.robustAccuracy <= aa.cleanAccuracy);
+  console.log(
+    `${how} @fa-robust/attacks: autoAttack (apgd-ce, square) ${(100 * aa.cleanAccuracy).toFixed(0)}% -> ${(100 * aa.robustAccuracy).toFixed(0)}%`,
+  );
+  tf.dispose([own.adversarial, viaTwin.adversarial, aa.adversarial, labels]);
 
   // datasets: parse a synthetic IDX pair, and the real MNIST test set when it is here
   const idx = (magic, dims, body) => {

@@ -98,8 +98,16 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
   const variant = attackVariant(config);
   const bs = config.attacks.batchSize;
   const dataKey = { dataset, train, testSize: config.testSize, seed: config.seed };
-  const stepHash = (params: unknown, extra: Record<string, unknown> = {}) =>
-    hash({ dataKey, params, ...extra, bs }).slice(0, 12);
+  // an attack's revision (when it has one) is hashed too: a fixed attack is not read back from
+  // the store of its earlier version
+  const stepHash = (
+    attack: AttackStepSpec['attack'],
+    params: unknown,
+    extra: Record<string, unknown> = {},
+  ) => {
+    const revision = attackInfo(attack).revision;
+    return hash({ dataKey, params, ...extra, ...(revision ? { revision } : {}), bs }).slice(0, 12);
+  };
 
   // The parameters that define a cell (stored with it), and the options the attack takes.
   const paramsOf = (name: AttackStepSpec['attack'], eps: number) => {
@@ -126,7 +134,7 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
   ): PlannedStep => {
     const params = paramsOf(name, eps);
     return {
-      key: `${dataset}/${name}/${variant}/eps=${eps}/${what}/${stepHash(params)}`,
+      key: `${dataset}/${name}/${variant}/eps=${eps}/${what}/${stepHash(name, params)}`,
       label,
       spec: { attack: name, eps, n: nTest, params, options: optionsOf(name, eps), ...spec },
     };
@@ -200,7 +208,7 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
         // (the variant stays in the params, as cells and store keys have always recorded it)
         const params = { epsilon: eps, steps: budget, seed: config.seed, variant: 'standard' };
         steps.push({
-          key: `${dataset}/${gf}/eps=${eps}/model=${id}/${stepHash(params, { nGf })}`,
+          key: `${dataset}/${gf}/eps=${eps}/model=${id}/${stepHash(gf, params, { nGf })}`,
           label: `${dataset} ${gf} eps=${eps} on ${id} (gradient-free, ${nGf} images)`,
           spec: {
             attack: gf,

@@ -22,8 +22,7 @@ import {
   linearGradient,
   linearLogits,
   linearModel,
-  mnistDir,
-  readMnist,
+  smallTrainedNet,
   type TwinModels,
   twinModels,
   uniform,
@@ -487,58 +486,8 @@ describe('apgd: gradient sources and options', () => {
 
 describe('apgd: strength on a small trained net', () => {
   it('APGD-CE (100 steps, one run) leaves no more robust accuracy than PGD-100 with 10 restarts (within one example)', async () => {
-    const dir = mnistDir();
     const t0 = Date.now();
-    let data: { xt: tf.Tensor; yt: tf.Tensor; xs: tf.Tensor; ys: Int32Array; k: number };
-    let epsilons: number[];
-    if (dir) {
-      const train = readMnist(dir, 'train', 2000);
-      const test = readMnist(dir, 't10k', 200);
-      data = tf.tidy(() => ({
-        xt: tf.tensor2d(train.x, [train.n, 784]),
-        yt: tf.oneHot(tf.tensor1d(train.y, 'int32'), 10),
-        xs: tf.tensor2d(test.x, [test.n, 784]),
-        ys: test.y,
-        k: 10,
-      }));
-      epsilons = [0.03, 0.05];
-    } else {
-      const train = barImages(800, 10, 10, 5, 1);
-      const test = barImages(100, 10, 10, 5, 2);
-      data = tf.tidy(() => ({
-        xt: tf.tensor2d(train.x, [800, 100]),
-        yt: tf.oneHot(tf.tensor1d(train.y, 'int32'), 5),
-        xs: tf.tensor2d(test.x, [100, 100]),
-        ys: test.y,
-        k: 5,
-      }));
-      epsilons = [0.2, 0.22];
-    }
-    const net = tfl.sequential({
-      layers: [
-        tfl.layers.dense({
-          inputShape: [data.xt.shape[1]!],
-          units: 32,
-          activation: 'relu',
-          kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
-        }),
-        tfl.layers.dense({
-          units: data.k,
-          kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
-        }),
-      ],
-    });
-    net.compile({
-      optimizer: tf.train.adam(0.01),
-      loss: (a: tf.Tensor, b: tf.Tensor) => tf.losses.softmaxCrossEntropy(a, b),
-    });
-    // ~300 steps (MNIST: 10 epochs of 32 batches), ~40 (bars: the task saturates beyond)
-    await net.fit(data.xt, data.yt, {
-      epochs: dir ? 10 : 3,
-      batchSize: 64,
-      shuffle: false,
-      verbose: 0,
-    });
+    const { net, data, epsilons, dir } = await smallTrainedNet();
     // the attacks leak nothing (training leaves the optimiser's state)
     const start = tf.memory().numTensors;
     const n = data.ys.length;

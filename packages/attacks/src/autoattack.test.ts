@@ -1,10 +1,13 @@
 import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { apgd } from './apgd.js';
 import { autoAttack, autoAttackSteps } from './autoattack.js';
 import { bim } from './bim.js';
-import { customGradient } from './gradient.js';
-import { barImages, barModel, type LinearModel } from './test-utils.js';
+import { customGradient, modelGradient } from './gradient.js';
+import { pgd } from './pgd.js';
+import { deriveSeed } from './random.js';
+import { barImages, barModel, type LinearModel, smallTrainedNet } from './test-utils.js';
 
 const H = 8;
 const W = 8;
@@ -87,6 +90,33 @@ describe('autoAttack (the cascade)', () => {
     r.adversarial.dispose();
   });
 
+  it('takes bounds float32 cannot hold (normalised pixels), and refuses NaN adversarials', async () => {
+    // MNIST normalisation: (0 - 0.1307) / 0.3081 is not a float32; the attacks clip to its neighbour
+    const lo = (0 - 0.1307) / 0.3081;
+    const hi = (1 - 0.1307) / 0.3081;
+    expect(Math.fround(lo)).not.toBe(lo);
+    const xn = tf.tidy(() => tf.div(tf.sub(x, 0.1307), 0.3081));
+    const big = await autoAttack(m.model, xn, y, {
+      epsilon: 3,
+      bounds: [lo, hi],
+      version: 'custom',
+      // (the margin loss: the logits are large here and cross-entropy's gradient is exactly 0)
+      attacks: [{ name: 'bim', attack: 'bim', options: { steps: 10, loss: 'margin' } }],
+    });
+    expect(big.attacks[0]!.outsideThreatModel).toBe(0);
+    expect(big.attacks[0]!.fooled).toBe(N); // eps 3 covers the whole box
+    // a gradient of NaN makes NaN pixels: never counted as adversarial
+    const nan = await autoAttack(m.model, x, y, {
+      epsilon: 0.3,
+      version: 'custom',
+      gradient: customGradient((t) => tf.fill(t.shape, Number.NaN), 'nan'),
+      attacks: [{ name: 'fgsm', attack: 'fgsm' }],
+    });
+    expect(nan.attacks[0]!.fooled).toBe(0);
+    expect(nan.robustAccuracy).toBe(1);
+    tf.dispose([xn, big.adversarial, nan.adversarial]);
+  });
+
   it('flags a gradient-free attack that fools what the gradient attack missed (a masked gradient)', async () => {
     const masked = customGradient((t) => tf.zerosLike(t), 'masked');
     const r = await autoAttack(m.model, x, y, {
@@ -128,6 +158,21 @@ describe('autoAttack (the cascade)', () => {
         signal: controller.signal,
       }),
     ).rejects.toThrow(/autoAttack: aborted/);
+  });
+
+  it("runs AutoAttack's 9 target classes on a model with fewer classes (all it has)", async () => {
+    const r = await autoAttack(m.model, x, y, {
+      epsilon: 0.3,
+      version: 'custom',
+      attacks: [
+        { name: 'apgd-t', attack: 'apgd', options: { steps: 5, targetClasses: 9 } },
+        { name: 'fab-t', attack: 'fab', options: { steps: 5, targetClasses: 9 } },
+      ],
+    });
+    r.adversarial.dispose();
+    // K = 4 classes: 3 targets each; the cost says so (APGD-T: 5 steps x 3 targets per image)
+    expect(r.attacks[0]!.gradientEvaluations).toBe(5 * 3 * N);
+    expect(r.attacks.every((a) => a.outsideThreatModel === 0)).toBe(true);
   });
 
   it('refuses what it cannot run, naming the field', async () => {
@@ -175,5 +220,58 @@ describe('autoAttack (the cascade)', () => {
     const std = autoAttackSteps('standard');
     expect(std[1]!.options).toMatchObject({ loss: 'dlr', targetClasses: 9 });
     expect(std[3]!.options).toMatchObject({ steps: 5000, pInit: 0.8 });
+  });
+});
+
+describe('autoAttack standard on a small trained net', () => {
+  it('leaves no more robust accuracy than PGD-100 with 10 restarts, nor than APGD-CE alone; APGD-CE the same through modelGradient', {
+    timeout: 600_000,
+  }, async () => {
+    const t0 = Date.now();
+    const { net, data, epsilons, dir } = await smallTrainedNet();
+    const start = tf.memory().numTensors;
+    const eps = epsilons[1]!;
+    const n = Math.min(100, data.ys.length);
+    const xs = tf.slice(data.xs, 0, n);
+    const ys = data.ys.subarray(0, n);
+    const robust = (pred: Int32Array) => pred.filter((p, i) => p === ys[i]).length / n;
+    const reports: string[] = [];
+    const aa = await autoAttack(net, xs, ys, {
+      epsilon: eps,
+      seed: 1,
+      onAttack: (r) =>
+        reports.push(
+          `${r.name} ${r.attacked}->${(100 * r.robustAccuracy).toFixed(0)}% ${r.seconds.toFixed(1)}s`,
+        ),
+    });
+    const p10 = await pgd(net, xs, ys, { epsilon: eps, steps: 100, restarts: 10 });
+    expect(aa.attacks.map((a) => a.name)).toEqual(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
+    expect(aa.robustAccuracy).toBeLessThanOrEqual(robust(p10.predictions) + 1e-9);
+    // the cascade starts with APGD-CE and adds to it: no more robust than APGD-CE alone
+    const alone = await apgd(net, xs, ys, {
+      epsilon: eps,
+      loss: 'ce',
+      steps: 100,
+      seed: deriveSeed(1, 0),
+    });
+    expect(Array.from(aa.robust).every((r, i) => !r || alone.success[i] === 0)).toBe(true);
+    expect(aa.robustAccuracy).toBeLessThanOrEqual(robust(alone.predictions) + 1e-9);
+    expect(aa.attacks.every((a) => a.outsideThreatModel === 0)).toBe(true);
+    expect(aa.flags).toEqual([]); // an undefended net: Square finds nothing the gradient missed
+    // the same cascade through the model's own gradient given as a source: the same numbers
+    const via = await autoAttack(net, xs, ys, {
+      epsilon: eps,
+      seed: 1,
+      gradient: modelGradient(net),
+    });
+    expect(Array.from(via.robust)).toEqual(Array.from(aa.robust));
+    console.log(
+      `autoattack.test.ts (${dir ? 'MNIST' : 'bars'}, ${n} images, eps ${eps}, ${((Date.now() - t0) / 1000).toFixed(1)} s): ` +
+        `${reports.join(', ')}; PGD-100x10 ${(100 * robust(p10.predictions)).toFixed(0)}%`,
+    );
+    tf.dispose([aa.adversarial, via.adversarial, p10.adversarial, alone.adversarial, xs]);
+    expect(tf.memory().numTensors).toBe(start);
+    net.dispose();
+    tf.dispose([data.xt, data.yt, data.xs]);
   });
 });

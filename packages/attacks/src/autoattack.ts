@@ -195,6 +195,11 @@ export async function autoAttack(
       );
   });
   const bounds = options.bounds ?? [0, 1];
+  // pixels are float32: a bound that float32 cannot hold (a normalised 0, say) is met by the
+  // attacks' clip at its float32 neighbour, so the box is checked with the same slack as inputs
+  const slack = 1e-6 * Math.max(1, Math.abs(bounds[0]), Math.abs(bounds[1]));
+  const lo = bounds[0] - slack;
+  const hi = bounds[1] + slack;
   const seed = options.seed ?? 0;
   const forward = logitsFunction(fn, model);
   const n = x.shape[0];
@@ -211,7 +216,11 @@ export async function autoAttack(
     p.dispose();
     return Int32Array.from(v);
   };
-  const cleanPred = predict(x);
+  const cleanLogits = tf.tidy(() => forward(x));
+  const classes = cleanLogits.shape[1] ?? 0;
+  const cleanArg = tf.argMax(cleanLogits, -1);
+  const cleanPred = Int32Array.from(cleanArg.dataSync());
+  tf.dispose([cleanLogits, cleanArg]);
   const cleanCorrect = Uint8Array.from(cleanPred, (p, i) => (p === labels[i] ? 1 : 0));
   const robust = Uint8Array.from(cleanCorrect);
   const fooledBy = new Int32Array(n).fill(-1);
@@ -242,12 +251,19 @@ export async function autoAttack(
       const xs = rows(x, idx);
       let r: AttackResult | null = null;
       try {
+        // a targeted step over more wrong classes than the model has takes all it has
+        const targetClasses = step.options?.targetClasses;
+        const fit =
+          typeof targetClasses === 'number' && targetClasses > classes - 1
+            ? { targetClasses: Math.max(1, classes - 1) }
+            : {};
         r = await ATTACKS[step.attack](
           model,
           xs,
           Array.from(idx, (i) => labels[i]!),
           {
             ...step.options,
+            ...fit,
             epsilon,
             norm,
             bounds,
@@ -260,17 +276,23 @@ export async function autoAttack(
         const pred = predict(r.adversarial);
         idx.forEach((i, j) => {
           if (pred[j] === labels[i]) return;
-          // the threat model, checked on what came back
+          // the threat model, checked on what came back (written as negations, so that a NaN
+          // pixel or distance fails them)
           let dist = 0;
           let inBox = true;
           for (let p = 0; p < d; p++) {
             const v = a[j * d + p]!;
             const delta = Math.abs(v - x0[i * d + p]!);
-            dist = norm === 'linf' ? Math.max(dist, delta) : dist + delta * delta;
-            if (v < bounds[0] || v > bounds[1]) inBox = false;
+            dist =
+              norm === 'linf'
+                ? delta > dist || Number.isNaN(delta)
+                  ? delta
+                  : dist
+                : dist + delta * delta;
+            if (!(v >= lo && v <= hi)) inBox = false;
           }
           if (norm === 'l2') dist = Math.sqrt(dist);
-          if (!inBox || dist > epsilon * (1 + 1e-5) + 1e-6) {
+          if (!inBox || !(dist <= epsilon * (1 + 1e-5) + 1e-6)) {
             report.outsideThreatModel++;
             return;
           }

@@ -59,6 +59,12 @@ export interface AttackInfo {
   readonly norms: readonly Norm[];
   /** Never asks for a gradient: needs only the model's outputs (no gradient source taken). */
   readonly gradientFree: boolean;
+  /**
+   * Bumped when the attack's outputs change for the same options and seed (a fix, not a new
+   * option), so that stored results of the earlier version are not taken for this one's.
+   * Absent: the first version.
+   */
+  readonly revision?: number;
   /** The attack-specific options it reads (all others but the common ones are ignored). */
   readonly options: readonly AttackOptionName[];
   /**

@@ -102,8 +102,9 @@ export function squarePerturbationL2(s: number, transpose: boolean): Float64Arra
  *   L2:    start at a 5 x 5 grid of pseudo-Gaussian bumps (square.py's eta, random signs per
  *          channel) scaled to ||delta||_2 = eps; a proposal takes window 1 (odd side >= 3)
  *          and window 2 at random, sets window 2 to 0 and window 1 to (eta * +-1 + its old
- *          content normalised), rescaled per channel to the L2 mass the two windows held plus
- *          what the ball has left, then rescales the whole perturbation to ||delta||_2 = eps.
+ *          content normalised), each channel rescaled to the L2 mass the two windows held (over
+ *          all channels) plus an equal share of what the ball has left, then rescales the whole
+ *          perturbation to ||delta||_2 = eps.
  *
  * Every iterate is clipped to the bounds, so it stays in the eps-ball and the pixel range.
  * Defaults: norm 'linf', steps 1000, pInit 0.05, loss 'margin', bounds [0, 1]; AutoAttack's
@@ -329,12 +330,13 @@ export async function square(
         const both = tf.maximum(m1, m2);
         const old = tf.mul(delta, m1);
         const imageNorm = tf.sqrt(tf.sum(tf.square(delta), [1, 2, 3], true));
-        const windowsNorm = windowNorm(tf.mul(delta, both));
+        // the two windows' L2 mass over every channel (square.py's norms_windows, per example)
+        const windowsNorm = tf.sqrt(tf.sum(tf.square(tf.mul(delta, both)), [1, 2, 3], true));
         let fresh = tf.add(
           tf.mul(tf.tensor4d(eta, [batch, h, w, 1]), tf.tensor4d(channelSigns, [batch, 1, 1, c])),
           tf.div(old, tf.add(windowNorm(old), 1e-12)),
         );
-        // per channel: the L2 mass of both windows plus an equal share of what the ball has left
+        // each channel's new window: the windows' mass plus an equal share of what the ball has left
         const budget = tf.sqrt(
           tf.add(
             tf.div(tf.relu(tf.sub(eps * eps, tf.square(imageNorm))), c),
@@ -359,6 +361,8 @@ function unitL2(d: tf.Tensor): tf.Tensor {
 /** What square is, for callers that treat attacks generically (see ATTACK_INFO). */
 export const squareInfo: AttackInfo = {
   name: 'square',
+  // 2: unchanged proposals resampled, fooling proposals accepted, early stop (outputs differ)
+  revision: 2,
   paper:
     'Andriushchenko et al., "Square Attack: a query-efficient black-box adversarial attack via random search", ECCV 2020',
   norms: ['linf', 'l2'],

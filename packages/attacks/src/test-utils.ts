@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { seededUniform } from '@fa-robust/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 
 /** A seeded uniform [0, 1) Float32Array (mulberry32). */
 export const uniform = seededUniform;
@@ -238,4 +239,70 @@ export function barModel(h: number, w: number, k: number, scale = 10): LinearMod
     k,
     dispose: () => tf.dispose([Wt, bt]),
   };
+}
+
+/**
+ * A small dense ReLU net trained for the strength tests: on 2,000 real MNIST images (200 test
+ * images, eps 0.03 and 0.05) when FA_ROBUST_DATA_DIR has them, else on the bar task (100 test
+ * images, eps 0.2 and 0.22). Seeded; about 20 s on MNIST. The caller disposes `net` and the
+ * data tensors.
+ */
+export async function smallTrainedNet(): Promise<{
+  net: tfl.Sequential;
+  data: { xt: tf.Tensor; yt: tf.Tensor; xs: tf.Tensor; ys: Int32Array; k: number };
+  epsilons: number[];
+  dir: string | null;
+}> {
+  const dir = mnistDir();
+  let data: { xt: tf.Tensor; yt: tf.Tensor; xs: tf.Tensor; ys: Int32Array; k: number };
+  let epsilons: number[];
+  if (dir) {
+    const train = readMnist(dir, 'train', 2000);
+    const test = readMnist(dir, 't10k', 200);
+    data = tf.tidy(() => ({
+      xt: tf.tensor2d(train.x, [train.n, 784]),
+      yt: tf.oneHot(tf.tensor1d(train.y, 'int32'), 10),
+      xs: tf.tensor2d(test.x, [test.n, 784]),
+      ys: test.y,
+      k: 10,
+    }));
+    epsilons = [0.03, 0.05];
+  } else {
+    const train = barImages(800, 10, 10, 5, 1);
+    const test = barImages(100, 10, 10, 5, 2);
+    data = tf.tidy(() => ({
+      xt: tf.tensor2d(train.x, [800, 100]),
+      yt: tf.oneHot(tf.tensor1d(train.y, 'int32'), 5),
+      xs: tf.tensor2d(test.x, [100, 100]),
+      ys: test.y,
+      k: 5,
+    }));
+    epsilons = [0.2, 0.22];
+  }
+  const net = tfl.sequential({
+    layers: [
+      tfl.layers.dense({
+        inputShape: [data.xt.shape[1]!],
+        units: 32,
+        activation: 'relu',
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 1 }),
+      }),
+      tfl.layers.dense({
+        units: data.k,
+        kernelInitializer: tfl.initializers.glorotUniform({ seed: 2 }),
+      }),
+    ],
+  });
+  net.compile({
+    optimizer: tf.train.adam(0.01),
+    loss: (a: tf.Tensor, b: tf.Tensor) => tf.losses.softmaxCrossEntropy(a, b),
+  });
+  // ~300 steps (MNIST: 10 epochs of 32 batches), ~40 (bars: the task saturates beyond)
+  await net.fit(data.xt, data.yt, {
+    epochs: dir ? 10 : 3,
+    batchSize: 64,
+    shuffle: false,
+    verbose: 0,
+  });
+  return { net, data, epsilons, dir };
 }

@@ -7,13 +7,11 @@
 
 import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ApgdOptions, apgd, apgdCheckpoints, apgdInfo } from './apgd.js';
 import { AttackInputError } from './errors.js';
 import { customGradient, modelGradient, ownGradient } from './gradient.js';
 import { fooledMask, type LossName, objectiveLoss } from './objective.js';
-import { pgd } from './pgd.js';
 import {
   barImages,
   barModel,
@@ -22,7 +20,6 @@ import {
   linearGradient,
   linearLogits,
   linearModel,
-  smallTrainedNet,
   type TwinModels,
   twinModels,
   uniform,
@@ -484,33 +481,4 @@ describe('apgd: gradient sources and options', () => {
   });
 });
 
-describe('apgd: strength on a small trained net', () => {
-  it('APGD-CE (100 steps, one run) leaves no more robust accuracy than PGD-100 with 10 restarts (within one example)', async () => {
-    const t0 = Date.now();
-    const { net, data, epsilons, dir } = await smallTrainedNet();
-    // the attacks leak nothing (training leaves the optimiser's state)
-    const start = tf.memory().numTensors;
-    const n = data.ys.length;
-    const robust = (r: AttackResult) => r.predictions.filter((p, i) => p === data.ys[i]).length / n;
-    const lines: string[] = [];
-    for (const eps of epsilons) {
-      const a = await apgd(net, data.xs, data.ys, { epsilon: eps });
-      const p1 = await pgd(net, data.xs, data.ys, { epsilon: eps, steps: 100 });
-      const p10 = await pgd(net, data.xs, data.ys, { epsilon: eps, steps: 100, restarts: 10 });
-      lines.push(
-        `eps ${eps}: clean ${robust({ ...a, predictions: a.cleanPredictions })}, APGD-CE ${robust(a)}, PGD-100 ${robust(p1)}, PGD-100x10 ${robust(p10)}`,
-      );
-      expect(Math.max(...a.linf)).toBeLessThanOrEqual(eps + 1e-6);
-      // a tenth of PGD-100x10's gradients: within one example of it (and of PGD-100)
-      expect(robust(a)).toBeLessThanOrEqual(robust(p10) + 1 / n + 1e-9);
-      expect(robust(a)).toBeLessThanOrEqual(robust(p1) + 1 / n + 1e-9);
-      tf.dispose([a.adversarial, p1.adversarial, p10.adversarial]);
-    }
-    console.log(
-      `apgd.test.ts (${dir ? 'MNIST, 200 test images' : 'bars, 100 images'}, ${((Date.now() - t0) / 1000).toFixed(1)} s): ${lines.join('; ')}`,
-    );
-    expect(tf.memory().numTensors).toBe(start);
-    net.dispose();
-    tf.dispose([data.xt, data.yt, data.xs]);
-  });
-});
+// Strength against PGD-100 with 10 restarts on a small trained net: strength.test.ts.

@@ -1,13 +1,10 @@
 import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { apgd } from './apgd.js';
 import { autoAttack, autoAttackSteps } from './autoattack.js';
 import { bim } from './bim.js';
-import { customGradient, modelGradient } from './gradient.js';
-import { pgd } from './pgd.js';
-import { deriveSeed } from './random.js';
-import { barImages, barModel, type LinearModel, smallTrainedNet } from './test-utils.js';
+import { customGradient } from './gradient.js';
+import { barImages, barModel, type LinearModel } from './test-utils.js';
 
 const H = 8;
 const W = 8;
@@ -223,55 +220,4 @@ describe('autoAttack (the cascade)', () => {
   });
 });
 
-describe('autoAttack standard on a small trained net', () => {
-  it('leaves no more robust accuracy than PGD-100 with 10 restarts, nor than APGD-CE alone; APGD-CE the same through modelGradient', {
-    timeout: 600_000,
-  }, async () => {
-    const t0 = Date.now();
-    const { net, data, epsilons, dir } = await smallTrainedNet();
-    const start = tf.memory().numTensors;
-    const eps = epsilons[1]!;
-    const n = Math.min(100, data.ys.length);
-    const xs = tf.slice(data.xs, 0, n);
-    const ys = data.ys.subarray(0, n);
-    const robust = (pred: Int32Array) => pred.filter((p, i) => p === ys[i]).length / n;
-    const reports: string[] = [];
-    const aa = await autoAttack(net, xs, ys, {
-      epsilon: eps,
-      seed: 1,
-      onAttack: (r) =>
-        reports.push(
-          `${r.name} ${r.attacked}->${(100 * r.robustAccuracy).toFixed(0)}% ${r.seconds.toFixed(1)}s`,
-        ),
-    });
-    const p10 = await pgd(net, xs, ys, { epsilon: eps, steps: 100, restarts: 10 });
-    expect(aa.attacks.map((a) => a.name)).toEqual(['apgd-ce', 'apgd-t', 'fab-t', 'square']);
-    expect(aa.robustAccuracy).toBeLessThanOrEqual(robust(p10.predictions) + 1e-9);
-    // the cascade starts with APGD-CE and adds to it: no more robust than APGD-CE alone
-    const alone = await apgd(net, xs, ys, {
-      epsilon: eps,
-      loss: 'ce',
-      steps: 100,
-      seed: deriveSeed(1, 0),
-    });
-    expect(Array.from(aa.robust).every((r, i) => !r || alone.success[i] === 0)).toBe(true);
-    expect(aa.robustAccuracy).toBeLessThanOrEqual(robust(alone.predictions) + 1e-9);
-    expect(aa.attacks.every((a) => a.outsideThreatModel === 0)).toBe(true);
-    expect(aa.flags).toEqual([]); // an undefended net: Square finds nothing the gradient missed
-    // the same cascade through the model's own gradient given as a source: the same numbers
-    const via = await autoAttack(net, xs, ys, {
-      epsilon: eps,
-      seed: 1,
-      gradient: modelGradient(net),
-    });
-    expect(Array.from(via.robust)).toEqual(Array.from(aa.robust));
-    console.log(
-      `autoattack.test.ts (${dir ? 'MNIST' : 'bars'}, ${n} images, eps ${eps}, ${((Date.now() - t0) / 1000).toFixed(1)} s): ` +
-        `${reports.join(', ')}; PGD-100x10 ${(100 * robust(p10.predictions)).toFixed(0)}%`,
-    );
-    tf.dispose([aa.adversarial, via.adversarial, p10.adversarial, alone.adversarial, xs]);
-    expect(tf.memory().numTensors).toBe(start);
-    net.dispose();
-    tf.dispose([data.xt, data.yt, data.xs]);
-  });
-});
+// The standard cascade against PGD-100 with 10 restarts on a small trained net: strength.test.ts.

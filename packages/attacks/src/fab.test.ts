@@ -2,7 +2,8 @@ import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AttackInputError } from './errors.js';
-import { type FabResult, fab, fabInfo, fabProjectionL2, fabProjectionLinf } from './fab.js';
+import { type FabResult, fab, fabInfo } from './fab.js';
+import { fabProjectionL2, fabProjectionLinf } from './fab-projections.js';
 import { customGradient, modelGradient, ownGradient } from './gradient.js';
 import {
   type LinearModel,

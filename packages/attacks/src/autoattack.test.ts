@@ -1,30 +1,15 @@
-import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { autoAttack, autoAttackSteps } from './autoattack.js';
 import { bim } from './bim.js';
 import { customGradient } from './gradient.js';
-import { barImages, barModel, type LinearModel } from './test-utils.js';
+import { useBarTask } from './test-utils.js';
 
 const H = 8;
 const W = 8;
 const K = 4;
 const N = 12;
-let m: LinearModel;
-let x: tf.Tensor;
-let y: number[];
-
-beforeAll(async () => {
-  await setupBackend({ backend: 'wasm' });
-  m = barModel(H, W, K);
-  const data = barImages(N, H, W, K, 3);
-  x = tf.tensor4d(data.x, [N, H, W, 1]);
-  y = Array.from(data.y);
-});
-afterAll(() => {
-  m.dispose();
-  x.dispose();
-});
+const bar = useBarTask(N, 3, H, W, K);
 
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0);
 
@@ -32,7 +17,7 @@ describe('autoAttack (the cascade)', () => {
   it('runs each attack only on what is still robust; the first stage equals the attack alone', async () => {
     const eps = 0.3;
     const before = tf.memory().numTensors;
-    const r = await autoAttack(m.model, x, y, {
+    const r = await autoAttack(bar.m.model, bar.x, bar.y, {
       epsilon: eps,
       version: 'custom',
       attacks: [
@@ -44,7 +29,7 @@ describe('autoAttack (the cascade)', () => {
     r.adversarial.dispose();
     expect(tf.memory().numTensors).toBe(before);
     // independent reference: BIM alone on the whole batch
-    const alone = await bim(m.model, x, y, { epsilon: eps, steps: 5 });
+    const alone = await bim(bar.m.model, bar.x, bar.y, { epsilon: eps, steps: 5 });
     alone.adversarial.dispose();
     const [first, second] = r.attacks;
     expect(sum(r.cleanCorrect)).toBe(N); // the bar model is accurate
@@ -67,7 +52,7 @@ describe('autoAttack (the cascade)', () => {
 
   it('counts only adversarials inside the ball: the paper MI-FGSM steps past eps and is refused', async () => {
     const eps = 0.05;
-    const r = await autoAttack(m.model, x, y, {
+    const r = await autoAttack(bar.m.model, bar.x, bar.y, {
       epsilon: eps,
       version: 'custom',
       attacks: [{ name: 'mifgsm-paper', attack: 'mifgsm', options: { variant: 'paper' } }],
@@ -76,7 +61,7 @@ describe('autoAttack (the cascade)', () => {
     expect(a.outsideThreatModel).toBeGreaterThan(0);
     // what is returned is within eps of x wherever the example counts as fooled
     const adv = r.adversarial.dataSync();
-    const x0 = x.dataSync();
+    const x0 = bar.x.dataSync();
     const d = H * W;
     for (let i = 0; i < N; i++) {
       let linf = 0;
@@ -92,8 +77,8 @@ describe('autoAttack (the cascade)', () => {
     const lo = (0 - 0.1307) / 0.3081;
     const hi = (1 - 0.1307) / 0.3081;
     expect(Math.fround(lo)).not.toBe(lo);
-    const xn = tf.tidy(() => tf.div(tf.sub(x, 0.1307), 0.3081));
-    const big = await autoAttack(m.model, xn, y, {
+    const xn = tf.tidy(() => tf.div(tf.sub(bar.x, 0.1307), 0.3081));
+    const big = await autoAttack(bar.m.model, xn, bar.y, {
       epsilon: 3,
       bounds: [lo, hi],
       version: 'custom',
@@ -103,7 +88,7 @@ describe('autoAttack (the cascade)', () => {
     expect(big.attacks[0]!.outsideThreatModel).toBe(0);
     expect(big.attacks[0]!.fooled).toBe(N); // eps 3 covers the whole box
     // a gradient of NaN makes NaN pixels: never counted as adversarial
-    const nan = await autoAttack(m.model, x, y, {
+    const nan = await autoAttack(bar.m.model, bar.x, bar.y, {
       epsilon: 0.3,
       version: 'custom',
       gradient: customGradient((t) => tf.fill(t.shape, Number.NaN), 'nan'),
@@ -116,7 +101,7 @@ describe('autoAttack (the cascade)', () => {
 
   it('flags a gradient-free attack that fools what the gradient attack missed (a masked gradient)', async () => {
     const masked = customGradient((t) => tf.zerosLike(t), 'masked');
-    const r = await autoAttack(m.model, x, y, {
+    const r = await autoAttack(bar.m.model, bar.x, bar.y, {
       epsilon: 0.3,
       version: 'custom',
       gradient: masked,
@@ -134,7 +119,7 @@ describe('autoAttack (the cascade)', () => {
 
   it('reports each attack as it goes and stops on abort', async () => {
     const seen: string[] = [];
-    const r = await autoAttack(m.model, x, y, {
+    const r = await autoAttack(bar.m.model, bar.x, bar.y, {
       epsilon: 0.1,
       version: 'custom',
       attacks: [
@@ -148,7 +133,7 @@ describe('autoAttack (the cascade)', () => {
     const controller = new AbortController();
     controller.abort(new Error('stop'));
     await expect(
-      autoAttack(m.model, x, y, {
+      autoAttack(bar.m.model, bar.x, bar.y, {
         epsilon: 0.1,
         version: 'custom',
         attacks: [{ name: 'a', attack: 'fgsm' }],
@@ -158,7 +143,7 @@ describe('autoAttack (the cascade)', () => {
   });
 
   it("runs AutoAttack's 9 target classes on a model with fewer classes (all it has)", async () => {
-    const r = await autoAttack(m.model, x, y, {
+    const r = await autoAttack(bar.m.model, bar.x, bar.y, {
       epsilon: 0.3,
       version: 'custom',
       attacks: [
@@ -173,21 +158,21 @@ describe('autoAttack (the cascade)', () => {
   });
 
   it('refuses what it cannot run, naming the field', async () => {
-    await expect(autoAttack(m.model, x, y, { epsilon: -1 })).rejects.toThrow(
+    await expect(autoAttack(bar.m.model, bar.x, bar.y, { epsilon: -1 })).rejects.toThrow(
       /options.epsilon must be a finite number >= 0/,
     );
-    await expect(autoAttack(m.model, x, y, { epsilon: 0.1, version: 'custom' })).rejects.toThrow(
-      /options.attacks must be a non-empty list/,
-    );
     await expect(
-      autoAttack(m.model, x, y, {
+      autoAttack(bar.m.model, bar.x, bar.y, { epsilon: 0.1, version: 'custom' }),
+    ).rejects.toThrow(/options.attacks must be a non-empty list/);
+    await expect(
+      autoAttack(bar.m.model, bar.x, bar.y, {
         epsilon: 0.1,
         version: 'custom',
         attacks: [{ name: 'x', attack: 'deepfool' as 'bim' }],
       }),
     ).rejects.toThrow(/attacks\[0\].attack must be one of fgsm/);
     await expect(
-      autoAttack(m.model, x, y, {
+      autoAttack(bar.m.model, bar.x, bar.y, {
         epsilon: 0.5,
         norm: 'l2',
         version: 'custom',
@@ -195,7 +180,7 @@ describe('autoAttack (the cascade)', () => {
       }),
     ).rejects.toThrow(/an attack in the l2 norm; found bim, which attacks in linf/);
     await expect(
-      autoAttack(m.model, x, y, { epsilon: 0.1, version: 'fast' as 'plus' }),
+      autoAttack(bar.m.model, bar.x, bar.y, { epsilon: 0.1, version: 'fast' as 'plus' }),
     ).rejects.toThrow(/options.version/);
   });
 

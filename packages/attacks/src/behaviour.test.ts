@@ -1,6 +1,5 @@
-import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { bim } from './bim.js';
 import { fgsm } from './fgsm.js';
 import { customGradient, modelGradient, ownGradient } from './gradient.js';
@@ -10,48 +9,32 @@ import { pgd } from './pgd.js';
 import { ATTACKS } from './registry.js';
 import { spsa } from './spsa.js';
 import { square } from './square.js';
-import {
-  barImages,
-  barModel,
-  clampTo,
-  type LinearModel,
-  linearGradient,
-  linearModel,
-  twinModels,
-} from './test-utils.js';
+import { clampTo, linearGradient, linearModel, twinModels, useBarTask } from './test-utils.js';
 
 const H = 8;
 const W = 8;
 const K = 4;
 const N = 8;
-let m: LinearModel;
-let x: tf.Tensor;
-let y: number[];
-
-beforeAll(async () => {
-  await setupBackend({ backend: 'wasm' });
-  m = barModel(H, W, K);
-  const data = barImages(N, H, W, K, 1);
-  x = tf.tensor4d(data.x, [N, H, W, 1]);
-  y = Array.from(data.y);
-});
-afterAll(() => {
-  m.dispose();
-  x.dispose();
-});
+const bar = useBarTask(N, 1, H, W, K);
 
 describe('targeted attacks', () => {
-  const target = () => y.map((v) => (v + 2) % K);
+  const target = () => bar.y.map((v: number) => (v + 2) % K);
   const cases: [string, () => Promise<import('./types.js').AttackResult>][] = [
-    ['fgsm', () => fgsm(m.model, x, y, { epsilon: 0.5, target: target() })],
-    ['bim', () => bim(m.model, x, y, { epsilon: 0.5, target: target() })],
-    ['mifgsm', () => mifgsm(m.model, x, y, { epsilon: 0.5, target: target() })],
-    ['pgd linf', () => pgd(m.model, x, y, { epsilon: 0.5, target: target(), steps: 10 })],
-    ['pgd l2', () => pgd(m.model, x, y, { epsilon: 4, norm: 'l2', target: target(), steps: 10 })],
+    ['fgsm', () => fgsm(bar.m.model, bar.x, bar.y, { epsilon: 0.5, target: target() })],
+    ['bim', () => bim(bar.m.model, bar.x, bar.y, { epsilon: 0.5, target: target() })],
+    ['mifgsm', () => mifgsm(bar.m.model, bar.x, bar.y, { epsilon: 0.5, target: target() })],
+    [
+      'pgd linf',
+      () => pgd(bar.m.model, bar.x, bar.y, { epsilon: 0.5, target: target(), steps: 10 }),
+    ],
+    [
+      'pgd l2',
+      () => pgd(bar.m.model, bar.x, bar.y, { epsilon: 4, norm: 'l2', target: target(), steps: 10 }),
+    ],
     [
       'spsa',
       () =>
-        spsa(m.model, x, y, {
+        spsa(bar.m.model, bar.x, bar.y, {
           epsilon: 0.5,
           target: target(),
           steps: 40,
@@ -61,7 +44,13 @@ describe('targeted attacks', () => {
     ],
     [
       'square',
-      () => square(m.model, x, y, { epsilon: 0.5, target: target(), steps: 300, pInit: 0.3 }),
+      () =>
+        square(bar.m.model, bar.x, bar.y, {
+          epsilon: 0.5,
+          target: target(),
+          steps: 300,
+          pInit: 0.3,
+        }),
     ],
   ];
   for (const [name, run] of cases) {
@@ -79,24 +68,27 @@ describe('the attack follows the gradient it is given', () => {
   it('own (feedback) path vs true-gradient twin: each FGSM step is eps * sign of its own source', async () => {
     const models = twinModels(H * W, 16, K, 3);
     const eps = 0.1;
-    const own = await fgsm(models.fa, x, y, { epsilon: eps, keepBest: false });
-    const twin = await fgsm(models.fa, x, y, {
+    const own = await fgsm(models.fa, bar.x, bar.y, { epsilon: eps, keepBest: false });
+    const twin = await fgsm(models.fa, bar.x, bar.y, {
       epsilon: eps,
       keepBest: false,
       gradient: modelGradient(models.bp, 'bp-twin'),
     });
     const expected = (g: tf.Tensor) =>
-      tf.tidy(() => tf.clipByValue(tf.add(x, tf.mul(eps, tf.sign(g))), 0, 1));
+      tf.tidy(() => tf.clipByValue(tf.add(bar.x, tf.mul(eps, tf.sign(g))), 0, 1));
     const objective = {
       loss: 'ce' as const,
-      labels: tf.tensor1d(y, 'int32'),
+      labels: tf.tensor1d(bar.y, 'int32'),
       target: null,
       numClasses: K,
     };
     const fa = tf.tidy(() =>
-      models.faBackward(x, tf.sub(tf.softmax(models.fa(x)), tf.oneHot(objective.labels, K))),
+      models.faBackward(
+        bar.x,
+        tf.sub(tf.softmax(models.fa(bar.x)), tf.oneHot(objective.labels, K)),
+      ),
     );
-    const bp = tf.grad((xi: tf.Tensor) => tf.sum(objectiveLoss(models.bp(xi), objective)))(x);
+    const bp = tf.grad((xi: tf.Tensor) => tf.sum(objectiveLoss(models.bp(xi), objective)))(bar.x);
     const eFa = expected(fa);
     const eBp = expected(bp);
     expect(Array.from(own.adversarial.dataSync())).toEqual(Array.from(eFa.dataSync()));
@@ -113,18 +105,18 @@ describe('the attack follows the gradient it is given', () => {
   it('transfer: the gradient of a surrogate moves the input, success is measured on the attacked model', async () => {
     const target = linearModel(H * W, K, 10);
     const surrogate = linearModel(H * W, K, 20);
-    const r = await bim(target.model, x, y, {
+    const r = await bim(target.model, bar.x, bar.y, {
       epsilon: 0.2,
       steps: 1,
       alpha: 0.2,
       keepBest: false,
       gradient: modelGradient(surrogate.model, 'surrogate'),
     });
-    const xv = x.dataSync();
+    const xv = bar.x.dataSync();
     const adv = r.adversarial.dataSync();
     const d = H * W;
     for (let i = 0; i < N; i++) {
-      const g = linearGradient(surrogate, xv, i, y[i]!, 'ce');
+      const g = linearGradient(surrogate, xv, i, bar.y[i]!, 'ce');
       for (let p = 0; p < d; p++)
         expect(adv[i * d + p]).toBeCloseTo(
           clampTo(xv[i * d + p]! + 0.2 * Math.sign(g[p]!), 0, 1),
@@ -145,11 +137,11 @@ describe('memory and determinism', () => {
     const counts: number[] = [];
     const counting = customGradient((xi, objective) => {
       counts.push(tf.memory().numTensors);
-      return tf.grad((v: tf.Tensor) => tf.sum(objectiveLoss(m.model(v), objective)))(xi);
+      return tf.grad((v: tf.Tensor) => tf.sum(objectiveLoss(bar.m.model(v), objective)))(xi);
     });
     for (const attack of ['bim', 'mifgsm', 'pgd'] as const) {
       counts.length = 0;
-      const r = await ATTACKS[attack](m.model, x, y, {
+      const r = await ATTACKS[attack](bar.m.model, bar.x, bar.y, {
         epsilon: 0.3,
         steps: 300,
         gradient: counting,
@@ -161,29 +153,29 @@ describe('memory and determinism', () => {
       expect(new Set(counts.slice(2, attack === 'pgd' ? 300 : undefined)).size).toBe(1);
       expect(tf.memory().numTensors).toBe(start);
     }
-    const s = await spsa(m.model, x, y, { epsilon: 0.3, steps: 100, samples: 4 });
+    const s = await spsa(bar.m.model, bar.x, bar.y, { epsilon: 0.3, steps: 100, samples: 4 });
     s.adversarial.dispose();
-    const q = await square(m.model, x, y, { epsilon: 0.3, steps: 300 });
+    const q = await square(bar.m.model, bar.x, bar.y, { epsilon: 0.3, steps: 300 });
     q.adversarial.dispose();
     expect(tf.memory().numTensors).toBe(start);
   });
 
   it('PGD random starts are seeded: same seed, same result; another seed, another start', async () => {
-    const a = await pgd(m.model, x, y, {
+    const a = await pgd(bar.m.model, bar.x, bar.y, {
       epsilon: 0.05,
       steps: 1,
       alpha: 0.01,
       seed: 7,
       keepBest: false,
     });
-    const b = await pgd(m.model, x, y, {
+    const b = await pgd(bar.m.model, bar.x, bar.y, {
       epsilon: 0.05,
       steps: 1,
       alpha: 0.01,
       seed: 7,
       keepBest: false,
     });
-    const c = await pgd(m.model, x, y, {
+    const c = await pgd(bar.m.model, bar.x, bar.y, {
       epsilon: 0.05,
       steps: 1,
       alpha: 0.01,
@@ -198,8 +190,8 @@ describe('memory and determinism', () => {
 
 describe('sanity flags', () => {
   it('flags exactly-zero input gradients (a step-function model) and NaN gradients', async () => {
-    const steps = (xi: tf.Tensor) => m.model(tf.sign(tf.sub(xi, 0.5)));
-    const r = await bim(steps, x, y, { epsilon: 0.3 });
+    const steps = (xi: tf.Tensor) => bar.m.model(tf.sign(tf.sub(xi, 0.5)));
+    const r = await bim(steps, bar.x, bar.y, { epsilon: 0.3 });
     const flag = r.flags.find((f) => f.code === 'zero-gradient');
     expect(flag?.count).toBe(N);
     expect(flag?.message).toMatch(/exactly-zero input gradient/);
@@ -207,12 +199,15 @@ describe('sanity flags', () => {
     expect(Math.max(...r.linf)).toBe(0); // it could not move
     r.adversarial.dispose();
     const nan = customGradient((xi) => tf.div(tf.zerosLike(xi), tf.zerosLike(xi)), 'nan');
-    const n = await fgsm(m.model, x, y, { epsilon: 0.3, gradient: nan });
+    const n = await fgsm(bar.m.model, bar.x, bar.y, { epsilon: 0.3, gradient: nan });
     expect(n.flags.map((f) => f.code)).toContain('non-finite-gradient');
     expect(n.adversarial.dataSync().every((v) => Number.isFinite(v))).toBe(true);
     n.adversarial.dispose();
     // a healthy run raises none
-    const ok = await bim(m.model, x, y, { epsilon: 0.3, gradient: ownGradient(m.model) });
+    const ok = await bim(bar.m.model, bar.x, bar.y, {
+      epsilon: 0.3,
+      gradient: ownGradient(bar.m.model),
+    });
     expect(ok.flags).toEqual([]);
     ok.adversarial.dispose();
   });
@@ -222,10 +217,10 @@ describe('sanity flags', () => {
     const layersLike = {
       apply: (input: tf.Tensor, kwargs: unknown) => {
         seen.push(kwargs);
-        return m.model(input);
+        return bar.m.model(input);
       },
     };
-    const r = await fgsm(layersLike, x, y, { epsilon: 0.1 });
+    const r = await fgsm(layersLike, bar.x, bar.y, { epsilon: 0.1 });
     expect(seen.length).toBeGreaterThan(0);
     expect(seen.every((k) => (k as { training?: boolean }).training === false)).toBe(true);
     r.adversarial.dispose();

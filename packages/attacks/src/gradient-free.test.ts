@@ -1,40 +1,25 @@
-import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { spsa } from './spsa.js';
 import { square, squareFraction } from './square.js';
-import { barImages, barModel, cosine, type LinearModel, linearGradient } from './test-utils.js';
+import { cosine, linearGradient, useBarTask } from './test-utils.js';
 
 const H = 8;
 const W = 8;
 const K = 4;
 const N = 8;
-let m: LinearModel;
-let x: tf.Tensor;
-let y: number[];
-
-beforeAll(async () => {
-  await setupBackend({ backend: 'wasm' });
-  m = barModel(H, W, K);
-  const data = barImages(N, H, W, K, 1);
-  x = tf.tensor4d(data.x, [N, H, W, 1]);
-  y = Array.from(data.y);
-});
-afterAll(() => {
-  m.dispose();
-  x.dispose();
-});
+const bar = useBarTask(N, 1, H, W, K);
 
 describe('gradient-free attacks', () => {
   it('the model is accurate on clean inputs (so success means fooling it)', async () => {
-    const r = await square(m.model, x, y, { epsilon: 0, steps: 1 });
-    expect(Array.from(r.cleanPredictions)).toEqual(y);
+    const r = await square(bar.m.model, bar.x, bar.y, { epsilon: 0, steps: 1 });
+    expect(Array.from(r.cleanPredictions)).toEqual(bar.y);
     expect(Array.from(r.success)).toEqual(new Array(N).fill(0));
     r.adversarial.dispose();
   });
 
   it('SPSA fools the undefended model, and its perturbation follows the true gradient', async () => {
-    const r = await spsa(m.model, x, y, {
+    const r = await spsa(bar.m.model, bar.x, bar.y, {
       epsilon: 0.4,
       steps: 40,
       samples: 16,
@@ -47,18 +32,23 @@ describe('gradient-free attacks', () => {
     expect(r.zeroGradientSteps).toBeNull();
     // the estimate climbs the margin loss: the perturbation correlates with its true gradient
     const adv = r.adversarial.dataSync();
-    const x0 = x.dataSync();
+    const x0 = bar.x.dataSync();
     const d = H * W;
     for (let i = 0; i < N; i++) {
       const delta = Array.from({ length: d }, (_, p) => adv[i * d + p]! - x0[i * d + p]!);
-      const g = linearGradient(m, x0, i, y[i]!, 'margin');
+      const g = linearGradient(bar.m, x0, i, bar.y[i]!, 'margin');
       expect(cosine(delta, g)).toBeGreaterThan(0.3);
     }
     r.adversarial.dispose();
   });
 
   it('Square Attack fools the undefended model with a few hundred queries', async () => {
-    const r = await square(m.model, x, y, { epsilon: 0.4, steps: 300, pInit: 0.3, seed: 5 });
+    const r = await square(bar.m.model, bar.x, bar.y, {
+      epsilon: 0.4,
+      steps: 300,
+      pInit: 0.3,
+      seed: 5,
+    });
     expect(r.success.reduce((a, v) => a + v, 0)).toBeGreaterThanOrEqual(N - 1);
     // one query to start, one per step; it stops once every example is fooled
     expect(r.queries).toBe(r.iterations + 1);
@@ -68,8 +58,13 @@ describe('gradient-free attacks', () => {
   });
 
   it('Square Attack also works on flat vectors (segments instead of squares)', async () => {
-    const flat = tf.reshape(x, [N, H * W]);
-    const r = await square(m.model, flat, y, { epsilon: 0.4, steps: 300, pInit: 0.3, seed: 5 });
+    const flat = tf.reshape(bar.x, [N, H * W]);
+    const r = await square(bar.m.model, flat, bar.y, {
+      epsilon: 0.4,
+      steps: 300,
+      pInit: 0.3,
+      seed: 5,
+    });
     expect(r.adversarial.shape).toEqual([N, H * W]);
     expect(r.success.reduce((a, v) => a + v, 0)).toBeGreaterThanOrEqual(N - 1);
     tf.dispose([r.adversarial, flat]);
@@ -77,8 +72,9 @@ describe('gradient-free attacks', () => {
 
   it('same seed, same result; another seed, another result', async () => {
     for (const attack of [
-      (seed: number) => spsa(m.model, x, y, { epsilon: 0.1, steps: 3, samples: 8, seed }),
-      (seed: number) => square(m.model, x, y, { epsilon: 0.1, steps: 20, seed }),
+      (seed: number) =>
+        spsa(bar.m.model, bar.x, bar.y, { epsilon: 0.1, steps: 3, samples: 8, seed }),
+      (seed: number) => square(bar.m.model, bar.x, bar.y, { epsilon: 0.1, steps: 20, seed }),
     ]) {
       const a = await attack(1);
       const b = await attack(1);

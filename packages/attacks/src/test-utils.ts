@@ -4,9 +4,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
+import { setupBackend } from '@fa-robust/backend';
 import { seededUniform } from '@fa-robust/test-utils';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A seeded uniform [0, 1) Float32Array (mulberry32). */
 export const uniform = seededUniform;
@@ -305,4 +307,31 @@ export async function smallTrainedNet(): Promise<{
     verbose: 0,
   });
   return { net, data, epsilons, dir };
+}
+
+/**
+ * The bar task for a test file: `n` images of h x w (8 x 8), k (4) classes, and the accurate
+ * `barModel` on them, made in beforeAll (on the wasm backend) and freed in afterAll. Read its
+ * fields inside tests.
+ */
+export function useBarTask(
+  n: number,
+  seed: number,
+  h = 8,
+  w = 8,
+  k = 4,
+): { m: LinearModel; x: tf.Tensor4D; y: number[] } {
+  const task = {} as { m: LinearModel; x: tf.Tensor4D; y: number[] };
+  beforeAll(async () => {
+    await setupBackend({ backend: 'wasm' });
+    task.m = barModel(h, w, k);
+    const data = barImages(n, h, w, k, seed);
+    task.x = tf.tensor4d(data.x, [n, h, w, 1]);
+    task.y = Array.from(data.y);
+  });
+  afterAll(() => {
+    task.m.dispose();
+    task.x.dispose();
+  });
+  return task;
 }

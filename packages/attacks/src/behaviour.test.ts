@@ -226,3 +226,29 @@ describe('sanity flags', () => {
     r.adversarial.dispose();
   });
 });
+
+describe('long attacks share the event loop', () => {
+  it('a timer set before an attack without a signal fires while it runs', async () => {
+    let firedAt = -1;
+    let steps = 0;
+    const started = performance.now();
+    setTimeout(() => {
+      firedAt = performance.now();
+    }, 0);
+    // BIM on the bar task, long enough to pass the 50 ms yield interval many times
+    const r = await bim(bar.m.model, bar.x, bar.y, {
+      epsilon: 0.1,
+      steps: 400,
+      gradient: customGradient((t, o) => {
+        steps++;
+        return modelGradient(bar.m.model).evaluate(t, o).gradient;
+      }),
+    });
+    const ended = performance.now();
+    r.adversarial.dispose();
+    expect(steps).toBe(400);
+    expect(ended - started).toBeGreaterThan(60); // (else the check below says nothing)
+    expect(firedAt).toBeGreaterThan(0);
+    expect(firedAt).toBeLessThan(ended);
+  });
+});

@@ -61,6 +61,9 @@ export type Slot =
   | 'bestL2'
   | 'consts';
 
+/** How long an attack without an AbortSignal runs before it yields to the event loop. */
+const YIELD_EVERY_MS = 50;
+
 const yieldToEventLoop = (): Promise<void> =>
   new Promise((resolve) =>
     typeof setImmediate === 'function' ? setImmediate(resolve) : setTimeout(resolve, 0),
@@ -84,6 +87,7 @@ export class AttackContext {
   readonly bounds: readonly [number, number];
   iterations = 0;
   gradientEvaluations = 0;
+  private lastYield = performance.now();
   queries = 0;
   private readonly tensors: tf.Tensor[] = [];
   private readonly slots = new Map<Slot, tf.Tensor>();
@@ -174,7 +178,16 @@ export class AttackContext {
   /** Throws AttackAbortedError when the signal fired; yields to the event loop so it can fire. */
   async checkAbort(): Promise<void> {
     const signal = this.options.signal;
-    if (!signal) return;
+    if (!signal) {
+      // Without a signal, still hand the event loop a turn every 50 ms: a long attack is all
+      // synchronous tensor work between these awaits, and timers, I/O and a page's rendering
+      // (or a test runner's heartbeat) would otherwise wait for the whole attack.
+      const now = performance.now();
+      if (now - this.lastYield < YIELD_EVERY_MS) return;
+      this.lastYield = now;
+      await yieldToEventLoop();
+      return;
+    }
     await yieldToEventLoop();
     if (signal.aborted) throw new AttackAbortedError(this.fn, { cause: signal.reason });
   }

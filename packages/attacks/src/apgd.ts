@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
-import { AttackInputError, describe } from './errors.js';
+import { AttackInputError } from './errors.js';
 import { blend } from './geometry.js';
 import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { type NormRule, normRule } from './norms.js';
 import { type Objective, objectiveLoss } from './objective.js';
-import { finiteNumber, positiveInt } from './options.js';
+import { checkNorm, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Norm } from './types.js';
+
+/** The defaults the attack and its cost (`apgdInfo.cost`) share. */
+const DEFAULTS = { steps: 100, restarts: 1 } as const;
 
 export interface ApgdOptions extends GradientAttackOptions {
   /** 'linf' (default) or 'l2'. */
@@ -206,17 +209,12 @@ export async function apgd(
   y: LabelsInput,
   options: ApgdOptions,
 ): Promise<AttackResult> {
-  const norm = options?.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2')
-    throw new AttackInputError('apgd', 'options.norm', "'linf' or 'l2'", describe(norm));
-  const steps = positiveInt('apgd', 'steps', options?.steps, 100);
-  const restarts = positiveInt('apgd', 'restarts', options?.restarts, 1);
+  const norm = checkNorm('apgd', options?.norm);
+  const steps = positiveInt('apgd', 'steps', options?.steps, DEFAULTS.steps);
+  const restarts = positiveInt('apgd', 'restarts', options?.restarts, DEFAULTS.restarts);
   const rho = finiteNumber('apgd', 'rho', options?.rho, 0.75);
   if (rho > 1) throw new AttackInputError('apgd', 'options.rho', 'a number in [0, 1]', String(rho));
-  const targetClasses =
-    options?.targetClasses === undefined
-      ? 0
-      : positiveInt('apgd', 'targetClasses', options.targetClasses, 0);
+  const targetClasses = positiveInt('apgd', 'targetClasses', options?.targetClasses, 0);
   if (targetClasses > 0 && options.target != null) {
     throw new AttackInputError(
       'apgd',
@@ -301,7 +299,10 @@ export const apgdInfo: AttackInfo = {
   gradientFree: false,
   options: ['gradient', 'norm', 'steps', 'restarts', 'rho', 'randomStart', 'targetClasses'],
   cost: (o) => ({
-    gradients: (o?.steps ?? 100) * (o?.restarts ?? 1) * Math.max(o?.targetClasses ?? 1, 1),
+    gradients:
+      (o?.steps ?? DEFAULTS.steps) *
+      (o?.restarts ?? DEFAULTS.restarts) *
+      Math.max(o?.targetClasses ?? 1, 1),
     forwards: o?.targetClasses ? 1 : 0,
   }),
 };

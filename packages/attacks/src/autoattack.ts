@@ -2,8 +2,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AttackAbortedError, AttackInputError, describe } from './errors.js';
 import type { GradientSource } from './gradient.js';
 import { type LabelsInput, logitsFunction, type Model, readLabels } from './model.js';
+import { checkNorm } from './options.js';
 import { deriveSeed } from './random.js';
-import { ATTACK_INFO, ATTACKS, type AttackName } from './registry.js';
+import { ATTACK_INFO, ATTACKS, type AttackName, findAttackInfo } from './registry.js';
 import type { AttackResult, Norm, SanityFlag } from './types.js';
 
 /** One attack of a cascade: a built-in attack and its options (epsilon, norm and seed are the cascade's). */
@@ -77,35 +78,35 @@ export interface AutoAttackResult {
 }
 
 const STANDARD: AutoAttackStep[] = [
-  { name: 'apgd-ce', attack: 'apgd' as AttackName, options: { loss: 'ce', steps: 100 } },
+  { name: 'apgd-ce', attack: 'apgd', options: { loss: 'ce', steps: 100 } },
   {
     name: 'apgd-t',
-    attack: 'apgd' as AttackName,
+    attack: 'apgd',
     options: { loss: 'dlr', steps: 100, targetClasses: 9 },
   },
-  { name: 'fab-t', attack: 'fab' as AttackName, options: { steps: 100, targetClasses: 9 } },
+  { name: 'fab-t', attack: 'fab', options: { steps: 100, targetClasses: 9 } },
   { name: 'square', attack: 'square', options: { steps: 5000, pInit: 0.8, loss: 'margin' } },
 ];
 
 const PLUS: AutoAttackStep[] = [
   {
     name: 'apgd-ce',
-    attack: 'apgd' as AttackName,
+    attack: 'apgd',
     options: { loss: 'ce', steps: 100, restarts: 5 },
   },
   {
     name: 'apgd-dlr',
-    attack: 'apgd' as AttackName,
+    attack: 'apgd',
     options: { loss: 'dlr', steps: 100, restarts: 5 },
   },
-  { name: 'fab', attack: 'fab' as AttackName, options: { steps: 100, restarts: 5 } },
+  { name: 'fab', attack: 'fab', options: { steps: 100, restarts: 5 } },
   { name: 'square', attack: 'square', options: { steps: 5000, pInit: 0.8, loss: 'margin' } },
   {
     name: 'apgd-t',
-    attack: 'apgd' as AttackName,
+    attack: 'apgd',
     options: { loss: 'dlr', steps: 100, targetClasses: 9 },
   },
-  { name: 'fab-t', attack: 'fab' as AttackName, options: { steps: 100, targetClasses: 9 } },
+  { name: 'fab-t', attack: 'fab', options: { steps: 100, targetClasses: 9 } },
 ];
 
 /**
@@ -151,9 +152,7 @@ export async function autoAttack(
   const { epsilon } = options;
   if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0)
     throw new AttackInputError(fn, 'options.epsilon', 'a finite number >= 0', describe(epsilon));
-  const norm = options.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2')
-    throw new AttackInputError(fn, 'options.norm', "'linf' or 'l2'", describe(norm));
+  const norm = checkNorm(fn, options.norm);
   const version = options.version ?? 'standard';
   let steps: readonly AutoAttackStep[];
   if (version === 'custom') {
@@ -176,9 +175,7 @@ export async function autoAttack(
     );
   }
   steps.forEach((s, i) => {
-    const info = (ATTACK_INFO as Record<string, (typeof ATTACK_INFO)[AttackName] | undefined>)[
-      s?.attack
-    ];
+    const info = findAttackInfo(s?.attack);
     if (!info)
       throw new AttackInputError(
         fn,

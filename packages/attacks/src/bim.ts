@@ -7,6 +7,9 @@ import { LINF } from './norms.js';
 import { checkVariant, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
 
+/** The defaults the attack and its cost (`bimInfo.cost`) share. */
+const DEFAULTS = { steps: 10 } as const;
+
 export interface BimOptions extends GradientAttackOptions {
   /** Iterations T. Default 10 (the paper's setting). */
   steps?: number;
@@ -36,7 +39,7 @@ export async function bim(
   options: BimOptions,
 ): Promise<AttackResult> {
   const variant = checkVariant('bim', options?.variant);
-  const steps = positiveInt('bim', 'steps', options?.steps, 10);
+  const steps = positiveInt('bim', 'steps', options?.steps, DEFAULTS.steps);
   const ctx = await AttackContext.create('bim', model, x, y, options, { loss: 'ce' });
   try {
     const alpha = finiteNumber('bim', 'alpha', options.alpha, ctx.epsilon / steps);
@@ -56,5 +59,5 @@ export const bimInfo: AttackInfo = {
   norms: ['linf'],
   gradientFree: false,
   options: [...GRADIENT_STEP_OPTIONS, 'steps', 'alpha'],
-  cost: (o) => ({ gradients: o?.steps ?? 10, forwards: 0 }),
+  cost: (o) => ({ gradients: o?.steps ?? DEFAULTS.steps, forwards: 0 }),
 };

@@ -1,12 +1,10 @@
 import { AttackInputError, describe } from './errors.js';
-import { ATTACK_INFO } from './registry.js';
+import { findAttackInfo } from './registry.js';
 import type { EpsilonResult, RunResult } from './runner-types.js';
 import type { SanityFlag } from './types.js';
 
 /** Whether a run's attack needs no gradient, as the attack describes itself. */
-const gradientFree = (attack: string) =>
-  (ATTACK_INFO as Record<string, { gradientFree: boolean } | undefined>)[attack]?.gradientFree ??
-  false;
+const gradientFree = (attack: string) => findAttackInfo(attack)?.gradientFree ?? false;
 
 export interface MaskingCheckOptions {
   /** Differences in success rate up to this are not flagged. Default 0.01. */

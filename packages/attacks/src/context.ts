@@ -108,7 +108,7 @@ export class AttackContext {
     call: CheckedCall,
     cleanLogits: tf.Tensor2D,
     /** What keep-best keeps per example (see BestRule); 'highest' for APGD. */
-    readonly bestRule: BestRule = 'latest',
+    readonly bestRule: BestRule | 'none' = 'latest',
   ) {
     this.forward = call.forward;
     this.epsilon = call.epsilon;
@@ -133,7 +133,9 @@ export class AttackContext {
     this.keepBest = options.keepBest ?? true;
     this.cleanPred = tf.tidy(() => tf.argMax(cleanLogits, 1));
     this.tensors.push(this.cleanPred);
-    this.tracker = this.keepBest ? new Tracker(this.objective, bestRule) : null;
+    // 'none': the attack keeps its own best (FAB, CW: the smallest adversarial), so no tracker
+    this.tracker =
+      this.keepBest && bestRule !== 'none' ? new Tracker(this.objective, bestRule) : null;
     this.tracker?.observe(x0, cleanLogits);
   }
 
@@ -144,7 +146,7 @@ export class AttackContext {
     x: tf.Tensor,
     y: LabelsInput,
     options: GradientAttackOptions,
-    defaults: SetupDefaults & { best?: BestRule },
+    defaults: SetupDefaults & { best?: BestRule | 'none' },
   ): Promise<AttackContext> {
     const call = checkCall(fn, model, x, y, options, defaults);
     const cleanLogits = tf.tidy(() => call.forward(x)) as tf.Tensor2D;
@@ -229,10 +231,14 @@ export class AttackContext {
     const { gradient, logits } = this.source.evaluate(x, objective);
     this.gradientEvaluations++;
     try {
-      if (x !== this.x0) this.observe(x, this.sourceIsModel ? logits : undefined);
-      if (keep)
-        keep.logits =
-          this.sourceIsModel && logits ? tf.clone(logits) : tf.tidy(() => this.logits(x));
+      // the attacked model's logits at x, once: the source's own when it is that model, else
+      // one forward pass shared by the bookkeeping and the caller's `keep`
+      const observing = x !== this.x0 && this.tracker != null;
+      const own = this.sourceIsModel ? logits : undefined;
+      const z = own ?? (observing || keep ? tf.tidy(() => this.logits(x)) : undefined);
+      if (observing) this.observe(x, z);
+      if (keep) keep.logits = z === own ? tf.clone(z!) : z!;
+      else if (z !== own) z?.dispose();
       const prev = [this.zeroSteps, this.nonFiniteSteps];
       const [g, zero, nonFinite] = tf.tidy(() => {
         const axes = exampleAxes(x.rank);
@@ -260,7 +266,7 @@ export class AttackContext {
   beginRun(): Tracker | null {
     if (!this.tracker) return null;
     const outer = this.tracker;
-    this.tracker = new Tracker(this.objective, this.bestRule);
+    this.tracker = new Tracker(this.objective, this.bestRule as BestRule);
     return outer;
   }
 

@@ -8,6 +8,9 @@ import { fooledMask, objectiveLoss } from './objective.js';
 import { finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions } from './types.js';
 
+/** The defaults the attack and its cost (`cwInfo.cost`) share. */
+const DEFAULTS = { binarySearchSteps: 9, steps: 10000 } as const;
+
 export interface CwOptions extends GradientAttackOptions {
   /** Rounds of the search over the constant c, per example. Default 9 (foolbox, Carlini's code). */
   binarySearchSteps?: number;
@@ -121,8 +124,13 @@ export async function cw(
   y: LabelsInput,
   options: CwOptions,
 ): Promise<AttackResult> {
-  const binarySearchSteps = positiveInt('cw', 'binarySearchSteps', options?.binarySearchSteps, 9);
-  const steps = positiveInt('cw', 'steps', options?.steps, 10000);
+  const binarySearchSteps = positiveInt(
+    'cw',
+    'binarySearchSteps',
+    options?.binarySearchSteps,
+    DEFAULTS.binarySearchSteps,
+  );
+  const steps = positiveInt('cw', 'steps', options?.steps, DEFAULTS.steps);
   const lr = finiteNumber('cw', 'learningRate', options?.learningRate, 0.01, Number.MIN_VALUE);
   const confidence = finiteNumber('cw', 'confidence', options?.confidence, 0);
   const initialConst = finiteNumber(
@@ -144,9 +152,10 @@ export async function cw(
     );
   }
   // No best-so-far tracker: CW keeps the smallest adversarial itself.
-  const opts =
-    options != null && typeof options === 'object' ? { ...options, keepBest: false } : options;
-  const ctx = await AttackContext.create('cw', model, x, y, opts, { loss: 'margin' });
+  const ctx = await AttackContext.create('cw', model, x, y, options, {
+    loss: 'margin',
+    best: 'none',
+  });
   try {
     const bounds = ctx.bounds;
     const batch = ctx.batch;
@@ -272,5 +281,8 @@ export const cwInfo: AttackInfo = {
     'abortEarly',
   ],
   // An upper bound: abortEarly ends a round when the objective stalls.
-  cost: (o) => ({ gradients: (o?.binarySearchSteps ?? 9) * (o?.steps ?? 10000), forwards: 0 }),
+  cost: (o) => ({
+    gradients: (o?.binarySearchSteps ?? DEFAULTS.binarySearchSteps) * (o?.steps ?? DEFAULTS.steps),
+    forwards: 0,
+  }),
 };

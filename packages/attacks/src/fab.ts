@@ -5,8 +5,11 @@ import { projectInto } from './fab-projections.js';
 import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask, type Objective } from './objective.js';
-import { finiteNumber, positiveInt } from './options.js';
+import { checkNorm, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Norm } from './types.js';
+
+/** The defaults the attack and its cost (`fabInfo.cost`) share. */
+const DEFAULTS = { steps: 100, restarts: 1 } as const;
 
 export interface FabOptions extends GradientAttackOptions {
   /** 'linf' (default) or 'l2': the norm minimised, and that of the threat model `epsilon`. */
@@ -73,11 +76,9 @@ export async function fab(
   y: LabelsInput,
   options: FabOptions,
 ): Promise<FabResult> {
-  const norm = options?.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2')
-    throw new AttackInputError('fab', 'options.norm', "'linf' or 'l2'", describe(norm));
-  const steps = positiveInt('fab', 'steps', options?.steps, 100);
-  const restarts = positiveInt('fab', 'restarts', options?.restarts, 1);
+  const norm = checkNorm('fab', options?.norm);
+  const steps = positiveInt('fab', 'steps', options?.steps, DEFAULTS.steps);
+  const restarts = positiveInt('fab', 'restarts', options?.restarts, DEFAULTS.restarts);
   const targetClasses =
     options?.targetClasses === undefined
       ? null
@@ -106,14 +107,8 @@ export async function fab(
       String(targetClasses),
     );
   }
-  const ctx = await AttackContext.create(
-    'fab',
-    model,
-    x,
-    y,
-    { ...options, keepBest: false },
-    { loss: 'ce' },
-  );
+  // No best-so-far tracker: FAB keeps the smallest adversarial itself.
+  const ctx = await AttackContext.create('fab', model, x, y, options, { loss: 'ce', best: 'none' });
   const owned: tf.Tensor[] = [];
   try {
     const B = ctx.batch;
@@ -341,8 +336,8 @@ export const fabInfo: AttackInfo = {
    * run; two forward passes (the logit differences' and the fooled check's) and one clean.
    */
   cost: (o) => {
-    const steps = o?.steps ?? 100;
-    const restarts = o?.restarts ?? 1;
+    const steps = o?.steps ?? DEFAULTS.steps;
+    const restarts = o?.restarts ?? DEFAULTS.restarts;
     const targets = o?.targetClasses;
     const classes = o?.classes ?? 10;
     const runs = targets != null ? Math.min(targets, classes - 1) * restarts : restarts;

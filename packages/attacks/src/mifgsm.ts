@@ -8,6 +8,9 @@ import { LINF } from './norms.js';
 import { checkVariant, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
 
+/** The defaults the attack and its cost (`mifgsmInfo.cost`) share. */
+const DEFAULTS = { steps: 10 } as const;
+
 /** MI-FGSM's direction: the momentum g_{t+1} = mu * g_t + grad / ||grad||_1 (g_0 = 0). */
 export function momentumDirection(decay: number): DirectionHook {
   return (grad, previous) =>
@@ -52,7 +55,7 @@ export async function mifgsm(
   options: MifgsmOptions,
 ): Promise<AttackResult> {
   const variant = checkVariant('mifgsm', options?.variant);
-  const steps = positiveInt('mifgsm', 'steps', options?.steps, 10);
+  const steps = positiveInt('mifgsm', 'steps', options?.steps, DEFAULTS.steps);
   const ctx = await AttackContext.create('mifgsm', model, x, y, options, { loss: 'ce' });
   try {
     const paper = variant === 'paper';
@@ -86,5 +89,5 @@ export const mifgsmInfo: AttackInfo = {
   norms: ['linf'],
   gradientFree: false,
   options: [...GRADIENT_STEP_OPTIONS, 'steps', 'alpha', 'decay'],
-  cost: (o) => ({ gradients: o?.steps ?? 10, forwards: 0 }),
+  cost: (o) => ({ gradients: o?.steps ?? DEFAULTS.steps, forwards: 0 }),
 };

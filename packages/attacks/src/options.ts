@@ -1,10 +1,17 @@
 import { AttackInputError, describe } from './errors.js';
-import type { AttackName, Variant } from './types.js';
+import type { AttackName, Norm, Variant } from './types.js';
 
 export function checkVariant(fn: AttackName, variant: unknown): Variant {
   if (variant === undefined) return 'standard';
   if (variant === 'standard' || variant === 'paper') return variant;
   throw new AttackInputError(fn, 'options.variant', "'standard' or 'paper'", describe(variant));
+}
+
+/** The `norm` option: 'linf' (the default) or 'l2'. */
+export function checkNorm(fn: string, norm: unknown): Norm {
+  if (norm == null) return 'linf';
+  if (norm === 'linf' || norm === 'l2') return norm;
+  throw new AttackInputError(fn, 'options.norm', "'linf' or 'l2'", describe(norm));
 }
 
 /** A positive integer option, or its default. */

@@ -1,12 +1,15 @@
 import type * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
-import { AttackInputError, describe } from './errors.js';
+import { AttackInputError } from './errors.js';
 import type { AttackInfo } from './info.js';
 import { iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
 import { normRule } from './norms.js';
-import { finiteNumber, positiveInt } from './options.js';
+import { checkNorm, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Norm } from './types.js';
+
+/** The defaults the attack and its cost (`pgdInfo.cost`) share. */
+const DEFAULTS = { steps: 20, restarts: 1 } as const;
 
 export interface PgdOptions extends GradientAttackOptions {
   /** 'linf' (default) or 'l2'. */
@@ -41,11 +44,9 @@ export async function pgd(
   y: LabelsInput,
   options: PgdOptions,
 ): Promise<AttackResult> {
-  const norm = options?.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2')
-    throw new AttackInputError('pgd', 'options.norm', "'linf' or 'l2'", describe(norm));
-  const steps = positiveInt('pgd', 'steps', options?.steps, 20);
-  const restarts = positiveInt('pgd', 'restarts', options?.restarts, 1);
+  const norm = checkNorm('pgd', options?.norm);
+  const steps = positiveInt('pgd', 'steps', options?.steps, DEFAULTS.steps);
+  const restarts = positiveInt('pgd', 'restarts', options?.restarts, DEFAULTS.restarts);
   if (restarts > 1 && options?.keepBest === false) {
     throw new AttackInputError(
       'pgd',
@@ -78,5 +79,8 @@ export const pgdInfo: AttackInfo = {
   norms: ['linf', 'l2'],
   gradientFree: false,
   options: ['gradient', 'norm', 'steps', 'alpha', 'randomStart', 'restarts'],
-  cost: (o) => ({ gradients: (o?.steps ?? 20) * (o?.restarts ?? 1), forwards: 0 }),
+  cost: (o) => ({
+    gradients: (o?.steps ?? DEFAULTS.steps) * (o?.restarts ?? DEFAULTS.restarts),
+    forwards: 0,
+  }),
 };

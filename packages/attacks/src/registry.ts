@@ -48,9 +48,14 @@ export const ATTACK_INFO: Readonly<Record<AttackName, AttackInfo>> = Object.free
   >,
 );
 
+/** The description of a built-in attack, or undefined for any other name. */
+export function findAttackInfo(name: string): AttackInfo | undefined {
+  return Object.hasOwn(ATTACK_INFO, name) ? ATTACK_INFO[name as AttackName] : undefined;
+}
+
 /** The description of a built-in attack; a clear error for any other name. */
 export function attackInfo(name: string): AttackInfo {
-  const info = (ATTACK_INFO as Record<string, AttackInfo | undefined>)[name];
+  const info = findAttackInfo(name);
   if (!info) {
     throw new RangeError(
       `attackInfo: expected one of ${Object.keys(ATTACK_INFO).join(', ')}, got ${JSON.stringify(name)}`,

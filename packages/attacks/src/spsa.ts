@@ -8,6 +8,9 @@ import { objectiveLoss } from './objective.js';
 import { finiteNumber, positiveInt } from './options.js';
 import type { AttackOptions, AttackResult } from './types.js';
 
+/** The defaults the attack and its cost (`spsaInfo.cost`) share. */
+const DEFAULTS = { steps: 100, samples: 128 } as const;
+
 export interface SpsaOptions extends AttackOptions {
   /** Iterations. Default 100. */
   steps?: number;
@@ -42,8 +45,8 @@ export async function spsa(
   y: LabelsInput,
   options: SpsaOptions,
 ): Promise<AttackResult> {
-  const steps = positiveInt('spsa', 'steps', options?.steps, 100);
-  const samples = positiveInt('spsa', 'samples', options?.samples, 128);
+  const steps = positiveInt('spsa', 'steps', options?.steps, DEFAULTS.steps);
+  const samples = positiveInt('spsa', 'samples', options?.samples, DEFAULTS.samples);
   const perBatch = Math.min(
     samples,
     positiveInt('spsa', 'samplesPerBatch', options?.samplesPerBatch, 32),
@@ -136,5 +139,8 @@ export const spsaInfo: AttackInfo = {
   norms: ['linf'],
   gradientFree: true,
   options: ['steps', 'samples', 'samplesPerBatch', 'delta', 'learningRate', 'randomStart'],
-  cost: (o) => ({ gradients: 0, forwards: 2 * (o?.samples ?? 128) * (o?.steps ?? 100) }),
+  cost: (o) => ({
+    gradients: 0,
+    forwards: 2 * (o?.samples ?? DEFAULTS.samples) * (o?.steps ?? DEFAULTS.steps),
+  }),
 };

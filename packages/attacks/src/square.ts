@@ -1,13 +1,16 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
-import { AttackInputError, describe } from './errors.js';
-import { blend } from './geometry.js';
+import { AttackInputError } from './errors.js';
+import { blend, l2Norm } from './geometry.js';
 import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask, objectiveLoss } from './objective.js';
-import { finiteNumber, positiveInt } from './options.js';
+import { checkNorm, finiteNumber, positiveInt } from './options.js';
 import { deriveSeed, Random } from './random.js';
 import type { AttackOptions, AttackResult, Norm } from './types.js';
+
+/** The defaults the attack and its cost (`squareInfo.cost`) share. */
+const DEFAULTS = { steps: 1000 } as const;
 
 export interface SquareOptions extends AttackOptions {
   /** Iterations (one query each, after one for the initialisation). Default 1000 (AutoAttack: 5000). */
@@ -120,13 +123,11 @@ export async function square(
   y: LabelsInput,
   options: SquareOptions,
 ): Promise<AttackResult> {
-  const steps = positiveInt('square', 'steps', options?.steps, 1000);
+  const steps = positiveInt('square', 'steps', options?.steps, DEFAULTS.steps);
   const pInit = finiteNumber('square', 'pInit', options?.pInit, 0.05, Number.MIN_VALUE);
   if (pInit > 1)
     throw new AttackInputError('square', 'options.pInit', 'a fraction in (0, 1]', String(pInit));
-  const norm = options?.norm ?? 'linf';
-  if (norm !== 'linf' && norm !== 'l2')
-    throw new AttackInputError('square', 'options.norm', "'linf' or 'l2'", describe(norm));
+  const norm = checkNorm('square', options?.norm);
   if (x instanceof tf.Tensor && x.rank !== 4 && (x.rank !== 2 || norm === 'l2')) {
     throw new AttackInputError(
       'square',
@@ -285,12 +286,13 @@ export async function square(
       const s = Math.floor(h / 5);
       const start = Math.floor((h - s * 5) / 2);
       const delta = new Float32Array(batch * h * w * c);
+      const etas = [squarePerturbationL2(s, false), squarePerturbationL2(s, true)];
       for (let gr = 0; gr < Math.floor(h / s); gr++) {
         for (let gc = 0; gc < Math.floor(w / s); gc++) {
           const r0 = start + gr * s;
           const c0 = start + gc * s;
           for (let i = 0; i < batch; i++) {
-            const eta = squarePerturbationL2(s, rng.next() > 0.5);
+            const eta = etas[rng.next() > 0.5 ? 1 : 0]!;
             const sg = signs(c);
             for (let r = 0; r < s && r0 + r < h; r++)
               for (let q = 0; q < s && c0 + q < w; q++)
@@ -314,8 +316,9 @@ export async function square(
       const w2 = corners(s);
       // eta(s) * (+-1 per channel), placed at window 1 of each example
       const eta = new Float32Array(batch * h * w);
+      const etas = [squarePerturbationL2(s, false), squarePerturbationL2(s, true)];
       for (let i = 0; i < batch; i++) {
-        const e = squarePerturbationL2(s, rng.next() > 0.5);
+        const e = etas[rng.next() > 0.5 ? 1 : 0]!;
         for (let r = 0; r < s; r++)
           for (let q = 0; q < s; q++)
             eta[(i * h + w1.top[i]! + r) * w + w1.left[i]! + q] = e[r * s + q]!;
@@ -329,9 +332,9 @@ export async function square(
         const m2 = tf.cast(windowMask(w2.top, w2.left, s, s), 'float32');
         const both = tf.maximum(m1, m2);
         const old = tf.mul(delta, m1);
-        const imageNorm = tf.sqrt(tf.sum(tf.square(delta), [1, 2, 3], true));
+        const imageNorm = l2Norm(delta);
         // the two windows' L2 mass over every channel (square.py's norms_windows, per example)
-        const windowsNorm = tf.sqrt(tf.sum(tf.square(tf.mul(delta, both)), [1, 2, 3], true));
+        const windowsNorm = l2Norm(tf.mul(delta, both));
         let fresh = tf.add(
           tf.mul(tf.tensor4d(eta, [batch, h, w, 1]), tf.tensor4d(channelSigns, [batch, 1, 1, c])),
           tf.div(old, tf.add(windowNorm(old), 1e-12)),
@@ -355,7 +358,7 @@ export async function square(
 
 /** d / (||d||_2 + 1e-12) per example (square.py's normalize). */
 function unitL2(d: tf.Tensor): tf.Tensor {
-  return tf.div(d, tf.add(tf.sqrt(tf.sum(tf.square(d), [1, 2, 3], true)), 1e-12));
+  return tf.div(d, tf.add(l2Norm(d), 1e-12));
 }
 
 /** What square is, for callers that treat attacks generically (see ATTACK_INFO). */
@@ -369,5 +372,5 @@ export const squareInfo: AttackInfo = {
   gradientFree: true,
   options: ['steps', 'pInit', 'norm'],
   // An upper bound: the attack stops once every example is fooled.
-  cost: (o) => ({ gradients: 0, forwards: 1 + (o?.steps ?? 1000) }),
+  cost: (o) => ({ gradients: 0, forwards: 1 + (o?.steps ?? DEFAULTS.steps) }),
 };

@@ -4,8 +4,9 @@ import { join } from 'node:path';
 import { Resvg } from '@resvg/resvg-js';
 import * as vega from 'vega';
 import { afterAll, describe, expect, it } from 'vitest';
+import { evaluationResults } from './__fixtures__/evaluation.js';
 import { accuracyRows } from './figure-rows.js';
-import { accuracyFigure, alignmentFigure, transferFigure } from './figure-specs.js';
+import { accuracyFigure, alignmentFigure, figuresFor, transferFigure } from './figure-specs.js';
 import { parseFontWidths, textWidth } from './font-metrics.js';
 import { bundledFontFiles, renderPng, renderSvg, writeFigure, writeFigures } from './render.js';
 import type { Results } from './results-schema.js';
@@ -54,7 +55,7 @@ describe('renderSvg', () => {
       'MNIST: accuracy under attack',
       'FGSM',
       'BIM',
-      'MI-FGSM (paper)',
+      "MI-FGSM (paper's equations)",
       'Accuracy (%)',
       'Perturbation ε (L∞)',
       'Training',
@@ -71,8 +72,8 @@ describe('renderSvg', () => {
         'FGSM/FA',
         'BIM/BP',
         'BIM/FA',
-        'MI-FGSM (paper)/BP',
-        'MI-FGSM (paper)/FA',
+        "MI-FGSM (paper's equations)/BP",
+        "MI-FGSM (paper's equations)/FA",
       ]),
     );
     // every line point sits where its cell's accuracy says: y = 220 (1 - acc / 100), x = 240 eps
@@ -138,6 +139,61 @@ describe('renderSvg', () => {
     await expect(renderSvg({ $schema: 'x', mark: 'nope' })).rejects.toThrow(
       /renderSvg: Vega could not render the spec: /,
     );
+  });
+});
+
+describe('renderSvg, the evaluation figures', () => {
+  const evaluation = evaluationResults();
+  const named = (name: string) => figuresFor(evaluation).find((f) => f.name === name)!.spec;
+
+  it('breaks a line where its series was not measured', async () => {
+    const svg = await renderSvg(
+      accuracyFigure(evaluation, {
+        dataset: 'mnist',
+        setting: 'paper',
+        models: ['bp', 'fa', 'bp-surrogate'],
+      }),
+    );
+    const surrogate = lines(svg).filter((l) => l.fields.Training === 'BP surrogate');
+    // per panel: 0-0.1 drawn as a line, 0.3 and 0.5 as lone points (no segment across 0.2, 0.4)
+    expect(surrogate).toHaveLength(3 * 3);
+    expect(surrogate.map((l) => l.points.length).sort()).toEqual([1, 1, 1, 1, 1, 1, 2, 2, 2]);
+    const bp = lines(svg).filter((l) => l.fields.Training === 'BP');
+    expect(bp.map((l) => l.points.length)).toEqual([11, 11, 11]);
+  });
+
+  it('writes the robust-accuracy axis in grey levels and one legend for colour and dash', async () => {
+    const robust = texts(await renderSvg(named('robust-cifar10')));
+    for (const s of ['1/255', '2/255', '4/255', '8/255', '16/255', '0.5', '1', 'BP', 'FA'])
+      expect(robust).toContain(s);
+    expect(robust).toContain('every in-ball attack');
+    expect(robust).toContain('CIFAR-10: robust accuracy');
+    const curves = texts(await renderSvg(named('curves-mnist')));
+    expect(curves.filter((t) => t === 'Model (gradient)')).toHaveLength(1);
+    for (const s of ['Steps', 'Restarts', '1000', 'BP', 'FA (own path)', 'FA (true gradient)'])
+      expect(curves).toContain(s);
+    const layers = texts(await renderSvg(named('layer-alignment')));
+    for (const s of ['conv1', 'fc3', 'orthogonal', 'Weight alignment per layer'])
+      expect(layers).toContain(s);
+  });
+
+  it('writes every figure of results with an evaluation', async () => {
+    const files = await writeFigures(evaluation, join(out, 'evaluation'), { formats: ['png'] });
+    expect(files.map((f) => f.slice(out.length + 1))).toEqual(
+      [
+        'accuracy-mnist',
+        'transfer-mnist',
+        'robust-mnist',
+        'curves-mnist',
+        'accuracy-cifar10',
+        'transfer-cifar10',
+        'robust-cifar10',
+        'curves-cifar10',
+        'alignment',
+        'layer-alignment',
+      ].map((n) => `evaluation/${n}.png`),
+    );
+    for (const f of files) expect(darkPixels(decodePng(readFileSync(f)))).toBeGreaterThan(1000);
   });
 });
 

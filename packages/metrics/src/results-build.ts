@@ -4,7 +4,11 @@ import { type MaskInput, sameLength, toMask } from './input.js';
 import type { PerturbationStats } from './perturbation.js';
 import type {
   AlignmentRecord,
+  CheckRecord,
+  ComparisonRecord,
+  CurveRecord,
   JsonObject,
+  LayerAlignmentRecord,
   ModelRecord,
   ResultCell,
   Results,
@@ -22,6 +26,10 @@ export interface CreateResultsInput {
   cells: ResultCell[];
   alignment?: AlignmentRecord[];
   robust?: RobustRecord[];
+  layerAlignment?: LayerAlignmentRecord[];
+  checks?: CheckRecord[];
+  comparisons?: ComparisonRecord[];
+  curves?: CurveRecord[];
   title?: string;
   notes?: string[];
   /** Default: now. */
@@ -30,7 +38,18 @@ export interface CreateResultsInput {
 
 /** A validated results object with schemaVersion and createdAt filled in. */
 export function createResults(input: CreateResultsInput): Results {
-  const { createdAt, alignment, robust, title, notes, ...rest } = input;
+  const {
+    createdAt,
+    alignment,
+    robust,
+    layerAlignment,
+    checks,
+    comparisons,
+    curves,
+    title,
+    notes,
+    ...rest
+  } = input;
   const results: Results = {
     schemaVersion: RESULTS_SCHEMA_VERSION,
     createdAt:
@@ -39,6 +58,10 @@ export function createResults(input: CreateResultsInput): Results {
     ...rest,
     ...(alignment !== undefined ? { alignment } : {}),
     ...(robust !== undefined ? { robust } : {}),
+    ...(layerAlignment !== undefined ? { layerAlignment } : {}),
+    ...(checks !== undefined ? { checks } : {}),
+    ...(comparisons !== undefined ? { comparisons } : {}),
+    ...(curves !== undefined ? { curves } : {}),
     ...(notes !== undefined ? { notes } : {}),
   };
   // JSON round trip: drops undefined fields and refuses what JSON cannot hold.
@@ -59,6 +82,10 @@ export interface ResultCellInput {
   adversarialCorrect: MaskInput;
   /** Perturbation sizes, from perturbationStats (or per-example L-inf and L2 norms). */
   perturbation?: Pick<PerturbationStats, 'linf' | 'l2'> & { outOfBounds?: number };
+  /** Examples with an exactly-zero / a non-finite input gradient at some step (gradient attacks). */
+  gradient?: { zero: number; nonFinite: number };
+  /** Whether every example stayed inside the claimed ball and the pixel range. */
+  threat?: { inBall: boolean; inBounds: boolean };
   params?: JsonObject;
   seconds?: number;
   /** Default 0.95. */
@@ -108,6 +135,14 @@ export function resultCell(input: ResultCellInput): ResultCell {
     cell.l2 = summarize(p.l2);
     if (p.outOfBounds !== undefined) cell.outOfBounds = p.outOfBounds;
   }
+  if (input.threat) {
+    cell.inBall = input.threat.inBall;
+    cell.inBounds = input.threat.inBounds;
+  }
+  if (input.gradient) {
+    cell.zeroGradient = input.gradient.zero;
+    cell.nonFiniteGradient = input.gradient.nonFinite;
+  }
   if (input.params !== undefined) cell.params = input.params;
   if (input.seconds !== undefined) cell.seconds = input.seconds;
   return cell;
@@ -143,6 +178,7 @@ export function robustRecord(input: {
   epsilon: number;
   correct: Readonly<Record<string, MaskInput>>;
   confidence?: number;
+  label?: string;
 }): RobustRecord {
   const confidence = input.confidence ?? 0.95;
   const r = robustAccuracy(input.correct, { confidence });
@@ -156,5 +192,6 @@ export function robustRecord(input: {
     accuracy: r.n === 0 ? null : r.value,
     accuracyInterval: [r.lower, r.upper],
     confidence,
+    ...(input.label !== undefined ? { label: input.label } : {}),
   };
 }

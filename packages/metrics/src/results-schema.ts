@@ -90,6 +90,17 @@ export interface ResultCell {
   l2?: Summary;
   /** Adversarial examples with a pixel outside the valid range. */
   outOfBounds?: number;
+  /** Examples whose input gradient was exactly zero at one or more of the attack's steps. */
+  zeroGradient?: number;
+  /** Examples whose input gradient had NaN or infinite entries at one or more steps. */
+  nonFiniteGradient?: number;
+  /**
+   * Whether every example stayed inside the claimed ball (`norm`, `epsilon`, float32 slack):
+   * only such cells are an eps-bounded attack (the paper's MI-FGSM equation is not).
+   */
+  inBall?: boolean;
+  /** Whether every adversarial example stayed inside the pixel range (outOfBounds = 0). */
+  inBounds?: boolean;
   /** Attack parameters: steps, stepSize, mu, seed... */
   params?: JsonObject;
   /** Wall-clock seconds the attack took. */
@@ -111,6 +122,82 @@ export interface AlignmentRecord {
   cosine: Summary;
   /** Histogram of the angles (degrees): edges has counts.length + 1 entries. */
   histogram: { edges: number[]; counts: number[] };
+  /**
+   * Entries of each gradient (e.g. 784 for MNIST): two random directions in that many
+   * dimensions make 90 +- 57.3/sqrt(dimension) degrees, the reference for "unrelated".
+   */
+  dimension?: number;
+}
+
+/** The angle between a layer's forward weights W and its feedback matrix B (FA and kin). */
+export interface LayerAlignmentRecord {
+  dataset: string;
+  model: string;
+  /** The layer's name. */
+  layer: string;
+  /** Degrees; null when W or B is all zeros. */
+  angle: number | null;
+}
+
+/**
+ * One sanity check of the evaluation (Carlini et al. 2019's checklist) and its outcome:
+ * 'fail' means a number the study reports cannot be trusted as it stands.
+ */
+export interface CheckRecord {
+  dataset: string;
+  /** The model it concerns; absent for a dataset-wide check. */
+  model?: string;
+  /**
+   * A stable id, e.g. 'constant-image-bound', 'unbounded-attack', 'iterative-beats-single-step',
+   * 'monotone-in-eps', 'steps-converged', 'restarts-converged', 'gradient-flags',
+   * 'beats-random-noise', 'gradient-free-vs-white-box', 'transfer-vs-white-box'.
+   */
+  check: string;
+  status: 'pass' | 'warn' | 'fail';
+  epsilon?: number;
+  /** One or two sentences: what was compared, with the numbers. */
+  message: string;
+}
+
+/**
+ * Two groups of attacks compared on the same examples: each side is the per-example worst case
+ * over its attacks; McNemar's exact test on the discordant pairs.
+ */
+export interface ComparisonRecord {
+  dataset: string;
+  model: string;
+  epsilon: number;
+  /** What is compared, e.g. 'own path vs true gradient'. */
+  label: string;
+  /** Tags as in RobustRecord.attacks. */
+  a: string[];
+  b: string[];
+  n: number;
+  /** Examples correct under a and wrong under b. */
+  onlyA: number;
+  /** Examples correct under b and wrong under a. */
+  onlyB: number;
+  accuracyA: number;
+  accuracyB: number;
+  /** Two-sided exact McNemar p-value. */
+  pValue: number;
+}
+
+/** Accuracy as a function of an attack's budget (steps or restarts) at one epsilon. */
+export interface CurveRecord {
+  dataset: string;
+  model: string;
+  source: string;
+  attack: string;
+  epsilon: number;
+  parameter: 'steps' | 'restarts';
+  points: {
+    value: number;
+    n: number;
+    correct: number;
+    accuracy: number;
+    accuracyInterval: [number, number];
+  }[];
 }
 
 /** Robust accuracy: correct under every one of several attacks at one epsilon. */
@@ -126,6 +213,8 @@ export interface RobustRecord {
   accuracy: number | null;
   accuracyInterval: [number, number];
   confidence: number;
+  /** What the combination is, e.g. 'own path', 'true gradient', 'every in-ball attack'. */
+  label?: string;
 }
 
 /** A results file, schema version 1. */
@@ -141,6 +230,10 @@ export interface Results {
   cells: ResultCell[];
   alignment?: AlignmentRecord[];
   robust?: RobustRecord[];
+  layerAlignment?: LayerAlignmentRecord[];
+  checks?: CheckRecord[];
+  comparisons?: ComparisonRecord[];
+  curves?: CurveRecord[];
   notes?: string[];
 }
 
@@ -165,8 +258,8 @@ export function normEps(e: number): number {
 }
 
 /** The source of a cell whose examples were made on model `from` and given to the cell's model. */
-export function transferSource(from: string): string {
-  return `transfer:${from}`;
+export function transferSource(from: string, gradient?: 'true'): string {
+  return gradient ? `transfer:${from}:${gradient}` : `transfer:${from}`;
 }
 
 /**
@@ -174,5 +267,17 @@ export function transferSource(from: string): string {
  * that is not a transfer (and '' for a malformed 'transfer:').
  */
 export function transferredFrom(source: string): string | null {
-  return source.startsWith('transfer:') ? source.slice('transfer:'.length) : null;
+  if (!source.startsWith('transfer:')) return null;
+  const rest = source.slice('transfer:'.length);
+  return rest.endsWith(':true') ? rest.slice(0, -':true'.length) : rest;
+}
+
+/**
+ * Which gradient of the source model a transfer cell's examples were made with: 'true'
+ * ('transfer:fa:true', the true gradient of an FA network) or 'own' ('transfer:fa'); null for
+ * a source that is not a transfer.
+ */
+export function transferGradient(source: string): 'own' | 'true' | null {
+  if (!source.startsWith('transfer:')) return null;
+  return source.endsWith(':true') ? 'true' : 'own';
 }

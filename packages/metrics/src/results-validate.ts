@@ -22,6 +22,10 @@ const TOP_KEYS = [
   'cells',
   'alignment',
   'robust',
+  'layerAlignment',
+  'checks',
+  'comparisons',
+  'curves',
   'notes',
 ] as const;
 const MODEL_KEYS = [
@@ -54,6 +58,10 @@ const CELL_KEYS = [
   'linf',
   'l2',
   'outOfBounds',
+  'zeroGradient',
+  'nonFiniteGradient',
+  'inBall',
+  'inBounds',
   'params',
   'seconds',
 ] as const;
@@ -66,6 +74,7 @@ const ALIGN_KEYS = [
   'angle',
   'cosine',
   'histogram',
+  'dimension',
 ] as const;
 const ROBUST_KEYS = [
   'dataset',
@@ -77,7 +86,9 @@ const ROBUST_KEYS = [
   'accuracy',
   'accuracyInterval',
   'confidence',
+  'label',
 ] as const;
+const CHECK_STATUS = ['pass', 'warn', 'fail'] as const;
 const BIG = Number.MAX_SAFE_INTEGER;
 
 export interface ValidateOptions {
@@ -207,6 +218,13 @@ export function validateResults(json: unknown, options: ValidateOptions = {}): R
     if (o.linf !== undefined) c.summary(`${p}.linf`, o.linf);
     if (o.l2 !== undefined) c.summary(`${p}.l2`, o.l2);
     if (o.outOfBounds !== undefined) c.integer(`${p}.outOfBounds`, o.outOfBounds, 0, n);
+    if (o.zeroGradient !== undefined) c.integer(`${p}.zeroGradient`, o.zeroGradient, 0, n);
+    if (o.nonFiniteGradient !== undefined)
+      c.integer(`${p}.nonFiniteGradient`, o.nonFiniteGradient, 0, n);
+    for (const k of ['inBall', 'inBounds'] as const) {
+      if (o[k] !== undefined && typeof o[k] !== 'boolean')
+        c.fail(`${p}.${k}`, 'true or false', o[k]);
+    }
     if (o.params !== undefined) {
       c.object(`${p}.params`, o.params);
       c.json(`${p}.params`, o.params);
@@ -244,6 +262,7 @@ export function validateResults(json: unknown, options: ValidateOptions = {}): R
         c.number(`${p}.angle.min`, angle.min, 0, 180);
         c.number(`${p}.angle.max`, angle.max, 0, 180);
       }
+      if (o.dimension !== undefined) c.integer(`${p}.dimension`, o.dimension, 1, BIG);
       const h = c.object(`${p}.histogram`, o.histogram, ['edges', 'counts']);
       const edges = c.array(`${p}.histogram.edges`, h.edges);
       const counts = c.array(`${p}.histogram.counts`, h.counts);
@@ -295,6 +314,104 @@ export function validateResults(json: unknown, options: ValidateOptions = {}): R
         );
       }
       c.interval(`${p}.accuracyInterval`, o.accuracyInterval, correct, n, confidence);
+      if (o.label !== undefined) c.string(`${p}.label`, o.label);
+    });
+  }
+
+  const tags = (path: string, v: unknown) => {
+    const list = c.array(path, v);
+    if (list.length === 0) c.fail(path, 'at least one attack', list);
+    list.forEach((a, j) => {
+      c.string(`${path}[${j}]`, a);
+    });
+  };
+  if (top.layerAlignment !== undefined) {
+    c.array('layerAlignment', top.layerAlignment).forEach((r, i) => {
+      const p = `layerAlignment[${i}]`;
+      const o = c.object(p, r, ['dataset', 'model', 'layer', 'angle']);
+      const dataset = c.string(`${p}.dataset`, o.dataset);
+      checkModel(`${p}.model`, dataset, c.string(`${p}.model`, o.model));
+      c.string(`${p}.layer`, o.layer);
+      if (o.angle !== null) c.number(`${p}.angle`, o.angle, 0, 180);
+    });
+  }
+  if (top.checks !== undefined) {
+    c.array('checks', top.checks).forEach((r, i) => {
+      const p = `checks[${i}]`;
+      const o = c.object(p, r, ['dataset', 'model', 'check', 'status', 'epsilon', 'message']);
+      const dataset = c.string(`${p}.dataset`, o.dataset);
+      if (o.model !== undefined) checkModel(`${p}.model`, dataset, c.string(`${p}.model`, o.model));
+      c.string(`${p}.check`, o.check);
+      if (!CHECK_STATUS.includes(o.status as (typeof CHECK_STATUS)[number]))
+        c.fail(`${p}.status`, "'pass', 'warn' or 'fail'", o.status);
+      if (o.epsilon !== undefined) c.number(`${p}.epsilon`, o.epsilon, 0, 1e6);
+      c.string(`${p}.message`, o.message);
+    });
+  }
+  if (top.comparisons !== undefined) {
+    c.array('comparisons', top.comparisons).forEach((r, i) => {
+      const p = `comparisons[${i}]`;
+      const o = c.object(p, r, [
+        'dataset',
+        'model',
+        'epsilon',
+        'label',
+        'a',
+        'b',
+        'n',
+        'onlyA',
+        'onlyB',
+        'accuracyA',
+        'accuracyB',
+        'pValue',
+      ]);
+      const dataset = c.string(`${p}.dataset`, o.dataset);
+      checkModel(`${p}.model`, dataset, c.string(`${p}.model`, o.model));
+      c.number(`${p}.epsilon`, o.epsilon, 0, 1e6);
+      c.string(`${p}.label`, o.label);
+      tags(`${p}.a`, o.a);
+      tags(`${p}.b`, o.b);
+      const n = c.integer(`${p}.n`, o.n, 0, BIG);
+      const onlyA = c.integer(`${p}.onlyA`, o.onlyA, 0, n);
+      c.integer(`${p}.onlyB`, o.onlyB, 0, n - onlyA);
+      c.number(`${p}.accuracyA`, o.accuracyA, 0, 1);
+      c.number(`${p}.accuracyB`, o.accuracyB, 0, 1);
+      c.number(`${p}.pValue`, o.pValue, 0, 1);
+    });
+  }
+  if (top.curves !== undefined) {
+    c.array('curves', top.curves).forEach((r, i) => {
+      const p = `curves[${i}]`;
+      const o = c.object(p, r, [
+        'dataset',
+        'model',
+        'source',
+        'attack',
+        'epsilon',
+        'parameter',
+        'points',
+      ]);
+      const dataset = c.string(`${p}.dataset`, o.dataset);
+      checkModel(`${p}.model`, dataset, c.string(`${p}.model`, o.model));
+      c.string(`${p}.source`, o.source);
+      c.string(`${p}.attack`, o.attack);
+      c.number(`${p}.epsilon`, o.epsilon, 0, 1e6);
+      if (o.parameter !== 'steps' && o.parameter !== 'restarts')
+        c.fail(`${p}.parameter`, "'steps' or 'restarts'", o.parameter);
+      c.array(`${p}.points`, o.points).forEach((pt, j) => {
+        const q = `${p}.points[${j}]`;
+        const po = c.object(q, pt, ['value', 'n', 'correct', 'accuracy', 'accuracyInterval']);
+        c.number(`${q}.value`, po.value, 0, BIG);
+        const n = c.integer(`${q}.n`, po.n, 1, BIG);
+        const correct = c.integer(`${q}.correct`, po.correct, 0, n);
+        c.close(
+          `${q}.accuracy`,
+          c.number(`${q}.accuracy`, po.accuracy, 0, 1),
+          correct / n,
+          `correct/n = ${correct}/${n}`,
+        );
+        c.interval(`${q}.accuracyInterval`, po.accuracyInterval, correct, n, 0.95);
+      });
     });
   }
 

@@ -360,3 +360,91 @@ describe('validateResults refuses malformed files, naming the bad field', () => 
     await expect(readResults(file)).rejects.toMatchObject({ file, path: 'createdAt' });
   });
 });
+
+describe('the evaluation records (checks, comparisons, curves, layer angles)', () => {
+  const withEvaluation = (): Loose =>
+    JSON.parse(
+      JSON.stringify({
+        ...small(),
+        layerAlignment: [{ dataset: 'mnist', model: 'fa', layer: 'conv1', angle: 89.5 }],
+        checks: [
+          {
+            dataset: 'mnist',
+            model: 'fa',
+            check: 'constant-image-bound',
+            status: 'fail',
+            epsilon: 0.5,
+            message: 'FA keeps 83.7% at eps 0.5, above the largest class share 11.4%',
+          },
+        ],
+        comparisons: [
+          {
+            dataset: 'mnist',
+            model: 'fa',
+            epsilon: 0.1,
+            label: 'own path vs true gradient',
+            a: ['bim/own'],
+            b: ['autoattack/true'],
+            n: 4,
+            onlyA: 3,
+            onlyB: 0,
+            accuracyA: 0.75,
+            accuracyB: 0,
+            pValue: 0.25,
+          },
+        ],
+        curves: [
+          {
+            dataset: 'mnist',
+            model: 'fa',
+            source: 'own',
+            attack: 'pgd',
+            epsilon: 0.1,
+            parameter: 'steps',
+            points: [1, 10].map((value) => ({
+              value,
+              n: 4,
+              correct: 2,
+              accuracy: 0.5,
+              accuracyInterval: (({ lower, upper }) => [lower, upper])(wilsonInterval(2, 4)),
+            })),
+          },
+        ],
+      }),
+    );
+
+  it('accepts them and keeps them through createResults', () => {
+    const json = withEvaluation();
+    const r = validateResults(json);
+    expect(r.checks?.[0]?.status).toBe('fail');
+    expect(r.curves?.[0]?.points).toHaveLength(2);
+    const { schemaVersion: _v, ...input } = json;
+    expect(createResults(input as never).comparisons).toEqual(json.comparisons);
+  });
+
+  it('refuses a bad status, a model not listed, counts that do not add up, a wrong accuracy', () => {
+    const a = withEvaluation();
+    a.checks[0].status = 'ok';
+    expect(errorOf(a).path).toBe('checks[0].status');
+    const b = withEvaluation();
+    b.layerAlignment[0].model = 'dfa';
+    expect(errorOf(b).path).toBe('layerAlignment[0].model');
+    const c = withEvaluation();
+    c.comparisons[0].onlyB = 2;
+    expect(errorOf(c).path).toBe('comparisons[0].onlyB');
+    const d = withEvaluation();
+    d.curves[0].points[1].accuracy = 0.4;
+    expect(errorOf(d).path).toBe('curves[0].points[1].accuracy');
+  });
+
+  it('reads the true-gradient transfer source', async () => {
+    const { transferGradient, transferredFrom, transferSource } = await import(
+      './results-schema.js'
+    );
+    expect(transferSource('fa', 'true')).toBe('transfer:fa:true');
+    expect(transferredFrom('transfer:fa:true')).toBe('fa');
+    expect(transferGradient('transfer:fa:true')).toBe('true');
+    expect(transferGradient('transfer:fa')).toBe('own');
+    expect(transferGradient('own')).toBeNull();
+  });
+});

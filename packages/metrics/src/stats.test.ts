@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { MetricsInputError } from './errors.js';
 import {
   histogram,
+  mcnemarExact,
   normalQuantile,
   proportion,
   quantileSorted,
@@ -140,5 +141,37 @@ describe('histogram', () => {
     expect(() => histogram([1], { bins: 0 })).toThrow(
       /options.bins: expected an integer >= 1, found 0/,
     );
+  });
+});
+
+describe('mcnemarExact', () => {
+  it('matches the binomial tail computed by hand', () => {
+    expect(mcnemarExact(0, 10)).toBeCloseTo(2 / 1024, 12);
+    // P(X <= 3), X ~ Binomial(10, 1/2) = (1 + 10 + 45 + 120) / 1024
+    expect(mcnemarExact(3, 7)).toBeCloseTo((2 * 176) / 1024, 12);
+    expect(mcnemarExact(7, 3)).toBeCloseTo((2 * 176) / 1024, 12);
+    expect(mcnemarExact(5, 5)).toBe(1);
+    expect(mcnemarExact(0, 0)).toBe(1);
+  });
+
+  it('agrees with exact integer arithmetic for large counts', () => {
+    const onlyA = 430;
+    const onlyB = 530;
+    const n = BigInt(onlyA + onlyB);
+    let c = 1n;
+    let sum = 1n;
+    for (let i = 1n; i <= BigInt(onlyA); i++) {
+      c = (c * (n - i + 1n)) / i;
+      sum += c;
+    }
+    // 2 * sum / 2^n, in float64 through a 60-bit scaled division
+    const scaled = (2n * sum * 2n ** 60n) / 2n ** n;
+    const expected = Number(scaled) / 2 ** 60;
+    expect(mcnemarExact(onlyA, onlyB)).toBeCloseTo(expected, 10);
+  });
+
+  it('refuses counts that are not non-negative integers', () => {
+    expect(() => mcnemarExact(-1, 2)).toThrow(/onlyA must be a non-negative integer/);
+    expect(() => mcnemarExact(1, 2.5)).toThrow(/onlyB/);
   });
 });

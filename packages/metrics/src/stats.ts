@@ -272,3 +272,30 @@ export function histogram(values: ArrayLike<number>, options: HistogramOptions =
   }
   return { edges, counts, below, above };
 }
+
+/**
+ * McNemar's exact test of two paired classifiers (or attacks) on the same examples: the
+ * two-sided p-value that `onlyA` and `onlyB` discordant pairs (correct under one, wrong under
+ * the other) came from a fair coin, i.e. min(1, 2 * P[Binomial(onlyA + onlyB, 1/2) <= min]).
+ * `mcnemarExact(0, 10)` = 0.001953125; no discordant pairs give 1.
+ */
+export function mcnemarExact(onlyA: number, onlyB: number): number {
+  for (const [k, v] of [
+    ['onlyA', onlyA],
+    ['onlyB', onlyB],
+  ] as const) {
+    if (!Number.isInteger(v) || v < 0)
+      throw new RangeError(`mcnemarExact: ${k} must be a non-negative integer, found ${v}`);
+  }
+  const n = onlyA + onlyB;
+  if (n === 0) return 1;
+  const k = Math.min(onlyA, onlyB);
+  // sum_{i<=k} C(n, i) / 2^n in log space (n can be thousands)
+  let logC = -n * Math.LN2; // log(C(n,0) / 2^n)
+  let tail = Math.exp(logC);
+  for (let i = 1; i <= k; i++) {
+    logC += Math.log((n - i + 1) / i);
+    tail += Math.exp(logC);
+  }
+  return Math.min(1, 2 * tail);
+}

@@ -23,8 +23,9 @@ const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
  * Cross-run evidence of gradient masking, over runs of the same model on the same examples
  * (compared at the epsilons they share, untargeted runs only):
  *
- * - 'gradient-free-stronger': a gradient-free attack (spsa, square) succeeds more often than a
- *   gradient attack: the gradient is a poor guide, so gradient-attack robustness is not robustness.
+ * - 'gradient-free-stronger': a gradient-free attack (spsa, square, even random noise) succeeds
+ *   more often than a gradient attack: the gradient is a poor guide, so gradient-attack
+ *   robustness is not robustness.
  * - 'other-gradient-stronger': a gradient attack through another source (a true-gradient twin,
  *   a surrogate) succeeds more often than the same kind of attack through the model's own
  *   backward path: the own gradient is the weak link (the feedback-alignment question).

@@ -30,6 +30,7 @@ export {
 export type { AttackCost, AttackCostOptions, AttackInfo, AttackOptionName } from './info.js';
 export { type MifgsmOptions, mifgsm } from './mifgsm.js';
 export type { LabelsInput, LayersModelLike, LogitsFunction, Model } from './model.js';
+export { type NoiseOptions, noise, noiseInfo } from './noise.js';
 export { fooledMask, type LossName, type Objective, objectiveLoss } from './objective.js';
 export { type PgdOptions, pgd } from './pgd.js';
 export { ATTACK_INFO, ATTACKS, attackInfo } from './registry.js';

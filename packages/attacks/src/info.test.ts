@@ -70,6 +70,8 @@ describe('ATTACK_INFO', () => {
   it.each([
     ['square', { steps: 30 }],
     ['spsa', { steps: 3, samples: 4, samplesPerBatch: 2 }],
+    ['noise', {}],
+    ['noise', { repeats: 5, norm: 'l2' }],
   ] as const)('%s %j: no gradient, and cost() bounds the queries made', async (name, o) => {
     const { gradients, forwards, r } = await counted(name, o);
     const cost = ATTACK_INFO[name].cost(o);

@@ -24,7 +24,8 @@ export type AttackOptionName =
   | 'alphaMax'
   | 'eta'
   | 'beta'
-  | 'rho';
+  | 'rho'
+  | 'repeats';
 
 /** What one attack costs per example, in model evaluations. */
 export interface AttackCost {
@@ -43,6 +44,8 @@ export interface AttackCostOptions {
   binarySearchSteps?: number;
   /** FAB-T, APGD-T: targeted runs, one per most likely wrong class. */
   targetClasses?: number;
+  /** Noise: independent random draws per example (one query each). */
+  repeats?: number;
   /** The model's classes (FAB untargeted: one gradient per class per step). Default 10. */
   classes?: number;
 }

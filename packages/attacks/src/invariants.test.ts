@@ -56,6 +56,8 @@ const cases: Case[] = [
   { attack: 'pgd', norm: 'l2', radius: 1, clipped: true, extra: { steps: 3, restarts: 2 } },
   { attack: 'spsa', radius: 1, clipped: true, extra: { steps: 2, samples: 4 } },
   { attack: 'square', radius: 1, clipped: true, extra: { steps: 6, pInit: 0.3 } },
+  { attack: 'noise', norm: 'linf', radius: 1, clipped: true, extra: { repeats: 3 } },
+  { attack: 'noise', norm: 'l2', radius: 1, clipped: true, extra: { repeats: 3 } },
 ];
 
 function check(

@@ -10,6 +10,7 @@ import { fab, fabInfo } from './fab.js';
 import { fgsm, fgsmInfo } from './fgsm.js';
 import type { AttackInfo } from './info.js';
 import { mifgsm, mifgsmInfo } from './mifgsm.js';
+import { noise, noiseInfo } from './noise.js';
 import { pgd, pgdInfo } from './pgd.js';
 import type { AttackFunction } from './runner-types.js';
 import { spsa, spsaInfo } from './spsa.js';
@@ -23,6 +24,7 @@ const BUILT_IN = {
   apgd: [apgd, apgdInfo],
   spsa: [spsa, spsaInfo],
   square: [square, squareInfo],
+  noise: [noise, noiseInfo],
   fab: [fab, fabInfo],
   cw: [cw, cwInfo],
 } as const satisfies Record<string, readonly [AttackFunction, AttackInfo]>;

@@ -6,16 +6,45 @@ import { resolveConfig } from './args.js';
 import { ConfigError, PRESETS, validateConfig } from './config.js';
 
 describe('configuration', () => {
-  it('defaults to the paper preset: full sets, eps 0..1 in steps of 0.1, 10 iterations, mu 0.8', async () => {
+  it("defaults to the paper preset: full sets, eps 0..1 in steps of 0.1, 10 iterations, the rules' own mu", async () => {
     const { config } = await resolveConfig([]);
     expect(config.preset).toBe('paper');
     expect(config.train.size).toBeNull();
     expect(config.testSize).toBeNull();
     expect(config.attacks.epsilons).toEqual([0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1]);
     expect(config.attacks.iterations).toBe(10);
-    expect(config.attacks.mu).toBe(0.8);
+    // null: 0.8 with the paper's rules, Dong et al.'s 1.0 with the standard ones (plan.test.ts)
+    expect(config.attacks.mu).toBeNull();
     expect(config.attacks.variant).toBe('paper');
+    expect(config.audit.epsilons.mnist).toEqual([0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 1]);
+    expect(config.audit.epsilons.cifar10.map((e) => Math.round(e * 255))).toEqual([
+      1, 2, 4, 8, 16, 128, 255,
+    ]);
     expect(config.attacks.names).toEqual(['fgsm', 'bim', 'mifgsm']);
+  });
+
+  it('audit eps: per dataset from a config file (the other keeps its grid), one list for all, or --audit-eps', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-args-'));
+    const file = join(dir, 'c.json');
+    await writeFile(
+      file,
+      JSON.stringify({ audit: { epsilons: { mnist: [0.1, 0.3] }, size: 100 } }),
+    );
+    const { config } = await resolveConfig(['--config', file]);
+    expect(config.audit.epsilons.mnist).toEqual([0.1, 0.3]);
+    expect(config.audit.epsilons.cifar10).toEqual(PRESETS.paper.audit.epsilons.cifar10);
+    expect(config.audit.size).toBe(100);
+    await writeFile(file, JSON.stringify({ audit: { epsilons: [0.2] } }));
+    const one = await resolveConfig(['--config', file]);
+    expect(one.config.audit.epsilons).toEqual({ mnist: [0.2], cifar10: [0.2] });
+    const flags = await resolveConfig(['--audit-eps', '0.1,0.2', '--audit-size', '50']);
+    expect(flags.config.audit.epsilons).toEqual({ mnist: [0.1, 0.2], cifar10: [0.1, 0.2] });
+    expect(flags.config.audit.size).toBe(50);
+    await expect(resolveConfig(['--audit-eps', '0.1,2'])).rejects.toThrow(
+      /audit\.epsilons\.mnist\[1\]: expected a number in \[0, 1\], found 2/,
+    );
+    await writeFile(file, JSON.stringify({ audit: { gradientFreeSize: 10 } }));
+    await expect(resolveConfig(['--config', file])).rejects.toThrow(/audit\.gradientFreeSize/);
   });
 
   it('every preset is valid', () => {

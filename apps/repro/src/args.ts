@@ -33,6 +33,8 @@ Options (each overrides the preset, then the --config file):
   --variant <paper|standard>     the paper's update rules (default) or the standard ones
   --iterations <n>               BIM / MI-FGSM iterations (default 10)
   --no-audit                     skip the gradient-masking audit
+  --audit-eps <list>             the audit's in-ball eps for every dataset (default: per dataset, see README)
+  --audit-size <n|all>           test images every audit attack runs on (the same for all)
   --help                         this text
 `;
 
@@ -82,6 +84,8 @@ export async function resolveConfig(
         variant: { type: 'string' },
         iterations: { type: 'string' },
         'no-audit': { type: 'boolean' },
+        'audit-eps': { type: 'string' },
+        'audit-size': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -146,19 +150,26 @@ export async function resolveConfig(
   }
   if (typeof v['test-size'] === 'string') flags.testSize = intOrAll('--test-size', v['test-size']);
   const attacks: Record<string, unknown> = {};
-  if (typeof v.eps === 'string') {
-    attacks.epsilons = csv(v.eps).map((s) => {
+  const numbers = (flag: string, text: string) =>
+    csv(text).map((s) => {
       const n = Number(s);
       if (!Number.isFinite(n))
-        throw new ConfigError('--eps', 'comma-separated numbers in [0, 1]', v.eps, 'flags');
+        throw new ConfigError(flag, 'comma-separated numbers in [0, 1]', text, 'flags');
       return n;
     });
-  }
+  if (typeof v.eps === 'string') attacks.epsilons = numbers('--eps', v.eps);
   if (typeof v.attacks === 'string') attacks.names = csv(v.attacks);
   if (typeof v.variant === 'string') attacks.variant = v.variant;
   if (typeof v.iterations === 'string') attacks.iterations = int('--iterations', v.iterations);
   if (Object.keys(attacks).length) flags.attacks = { ...config.attacks, ...attacks };
-  if (v['no-audit']) flags.audit = { ...config.audit, enabled: false };
+  const audit: Record<string, unknown> = {};
+  if (v['no-audit']) audit.enabled = false;
+  if (typeof v['audit-eps'] === 'string') {
+    const list = numbers('--audit-eps', v['audit-eps']);
+    audit.epsilons = { mnist: list, cifar10: list };
+  }
+  if (typeof v['audit-size'] === 'string') audit.size = intOrAll('--audit-size', v['audit-size']);
+  if (Object.keys(audit).length) flags.audit = { ...config.audit, ...audit };
   config = validateConfig(mergeConfig(config, flags, 'flags'), 'flags');
   return { config, help: Boolean(v.help) };
 }

@@ -39,7 +39,11 @@ export interface ReproConfig {
     names: PaperAttack[];
     epsilons: number[];
     iterations: number;
-    mu: number;
+    /**
+     * MI-FGSM's momentum decay; null = the paper's 0.8 with the paper's update rules, Dong et
+     * al.'s 1.0 with the standard ones.
+     */
+    mu: number | null;
     /**
      * 'paper': the update rules as the paper's equations write them; 'standard': as their
      * authors define them (the attacks' own word; 'canonical', its former name here, is read
@@ -48,22 +52,59 @@ export interface ReproConfig {
     variant: 'paper' | 'standard';
     batchSize: number;
   };
-  audit: {
-    enabled: boolean;
-    /** eps values the audit attacks run at (a subset of attacks.epsilons keeps it affordable). */
-    epsilons: number[];
-    /** Gradient-free attack used to check for masking. */
-    gradientFree: 'spsa' | 'square' | 'none';
-    /** Queries (Square) or iterations (SPSA) of the gradient-free attack. */
-    gradientFreeBudget: number;
-    /** Test images the audit's gradient-free attack runs on (it is costly); null = testSize. */
-    gradientFreeSize: number | null;
-    /** Train an independent BP surrogate (another seed) and transfer from it. */
-    surrogate: boolean;
-    /** Examples over which feedback-path vs true input-gradient angles are measured. */
-    alignmentSize: number;
-  };
+  audit: AuditConfig;
 }
+
+/** The white-box attacks the audit runs through a network's own backward path (standard form). */
+export type AuditAttack = 'fgsm' | 'bim' | 'mifgsm' | 'apgd';
+
+/**
+ * The evaluation under a stated threat model: L-inf balls of radius eps around test images,
+ * pixels in [0, 1]. Every attack here runs in its standard, projected form on the same
+ * images, so every cell is inside the ball (checked per cell) and results pair up per example.
+ */
+export interface AuditConfig {
+  enabled: boolean;
+  /** The in-ball eps grid per dataset, with the sanity points (0.5: a grey image is in every ball; 1). */
+  epsilons: Record<DatasetName, number[]>;
+  /** Test images every audit attack runs on (the first N; the same for all); null = testSize. */
+  size: number | null;
+  /** White-box attacks through each network's own backward path (standard, projected, clipped). */
+  attacks: AuditAttack[];
+  /** Steps of the audit's BIM / MI-FGSM (APGD and AutoAttack take their own defaults, 100). */
+  iterations: number;
+  /** AutoAttack (Croce & Hein 2020) through the true gradient (FA's twin; BP's own): its version, or 'none'. */
+  autoattack: 'standard' | 'plus' | 'none';
+  /** Gradient-free attack, on the same images. */
+  gradientFree: 'spsa' | 'square' | 'none';
+  /** Queries (Square) or iterations (SPSA) of the gradient-free attack. */
+  gradientFreeBudget: number;
+  /** Random-sign noise of radius eps, this many draws per example (0: none). */
+  noise: number;
+  /** Train an independent BP surrogate (another seed) and transfer from it. */
+  surrogate: boolean;
+  /** Examples over which feedback-path vs true input-gradient angles are measured. */
+  alignmentSize: number;
+  /**
+   * Accuracy against PGD's steps and restarts at one eps per dataset, on the first `size`
+   * images (does more compute still help?); null: not run.
+   */
+  curves: {
+    epsilon: Record<DatasetName, number>;
+    steps: number[];
+    restarts: number[];
+    /** Steps of each restart in the restarts curve. */
+    restartSteps: number;
+    size: number;
+  } | null;
+}
+
+/** k/255 for each k: the CIFAR-10 convention for eps. */
+const per255 = (...ks: number[]) => ks.map((k) => k / 255);
+/** MNIST's in-ball grid (resolves the curve below 0.4), then the sanity points. */
+const MNIST_AUDIT_EPS = [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 1];
+/** CIFAR-10's: 1, 2, 4, 8, 16 / 255, then the sanity points. */
+const CIFAR_AUDIT_EPS = [...per255(1, 2, 4, 8, 16), 0.5, 1];
 
 const grid = (n: number) => Array.from({ length: n + 1 }, (_, i) => Math.round((i / n) * 10) / 10);
 
@@ -89,18 +130,23 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
       names: ['fgsm', 'bim', 'mifgsm'],
       epsilons: [0, 0.3],
       iterations: 10,
-      mu: 0.8,
+      mu: null,
       variant: 'paper',
       batchSize: 128,
     },
     audit: {
       enabled: true,
-      epsilons: [0.3],
+      epsilons: { mnist: [0.1, 0.5], cifar10: [8 / 255, 0.5] },
+      size: 64,
+      attacks: ['fgsm', 'bim'],
+      iterations: 10,
+      autoattack: 'standard',
       gradientFree: 'square',
       gradientFreeBudget: 50,
-      gradientFreeSize: 32,
+      noise: 1,
       surrogate: true,
       alignmentSize: 32,
+      curves: null,
     },
   },
   quick: {
@@ -124,18 +170,29 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
       names: ['fgsm', 'bim', 'mifgsm'],
       epsilons: grid(5),
       iterations: 10,
-      mu: 0.8,
+      mu: null,
       variant: 'paper',
       batchSize: 250,
     },
     audit: {
       enabled: true,
-      epsilons: [0.1, 0.3],
+      epsilons: { mnist: [0.1, 0.2, 0.3, 0.5, 1], cifar10: [...per255(2, 8), 0.5, 1] },
+      size: 200,
+      attacks: ['fgsm', 'bim', 'mifgsm', 'apgd'],
+      iterations: 10,
+      autoattack: 'standard',
       gradientFree: 'square',
       gradientFreeBudget: 300,
-      gradientFreeSize: 200,
+      noise: 10,
       surrogate: true,
       alignmentSize: 200,
+      curves: {
+        epsilon: { mnist: 0.1, cifar10: 2 / 255 },
+        steps: [1, 10, 100],
+        restarts: [1, 2, 5],
+        restartSteps: 10,
+        size: 50,
+      },
     },
   },
   paper: {
@@ -159,18 +216,29 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
       names: ['fgsm', 'bim', 'mifgsm'],
       epsilons: grid(10),
       iterations: 10,
-      mu: 0.8,
+      mu: null,
       variant: 'paper',
       batchSize: 500,
     },
     audit: {
       enabled: true,
-      epsilons: [0.1, 0.3, 0.5],
+      epsilons: { mnist: MNIST_AUDIT_EPS, cifar10: CIFAR_AUDIT_EPS },
+      size: 500,
+      attacks: ['fgsm', 'bim', 'mifgsm', 'apgd'],
+      iterations: 10,
+      autoattack: 'standard',
       gradientFree: 'square',
       gradientFreeBudget: 1000,
-      gradientFreeSize: 1000,
+      noise: 10,
       surrogate: true,
       alignmentSize: 1000,
+      curves: {
+        epsilon: { mnist: 0.1, cifar10: 2 / 255 },
+        steps: [1, 10, 100, 1000],
+        restarts: [1, 2, 5, 10],
+        restartSteps: 10,
+        size: 100,
+      },
     },
   },
 };
@@ -218,11 +286,13 @@ export function mergeConfig(
           k,
           source,
         );
+      // per-dataset maps (epochs, eps grids) merge shallowly: setting mnist keeps cifar10's
+      const perDataset = ['epochs', 'epsilon', 'epsilons'].includes(k);
       out[k] =
-        isObject(b[k]) && isObject(v) && !['epochs'].includes(k)
+        isObject(b[k]) && isObject(v) && !perDataset
           ? walk(b[k] as Record<string, unknown>, v, p)
           : v;
-      if (k === 'epochs' && isObject(v)) out[k] = { ...(b[k] as object), ...v };
+      if (perDataset && isObject(v) && isObject(b[k])) out[k] = { ...(b[k] as object), ...v };
     }
     return out;
   };
@@ -300,19 +370,53 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   list('attacks.names', c.attacks.names, ['fgsm', 'bim', 'mifgsm'] as const);
   epsList('attacks.epsilons', c.attacks.epsilons);
   int('attacks.iterations', c.attacks.iterations, 1);
-  num('attacks.mu', c.attacks.mu, 0, 10);
+  if (c.attacks.mu !== null) num('attacks.mu', c.attacks.mu, 0, 10);
   oneOf('attacks.variant', c.attacks.variant, ['paper', 'standard'] as const);
   int('attacks.batchSize', c.attacks.batchSize, 1);
   if (!isObject(c.audit)) throw err('audit', 'an object', c.audit);
-  if (typeof c.audit.enabled !== 'boolean')
-    throw err('audit.enabled', 'true or false', c.audit.enabled);
-  epsList('audit.epsilons', c.audit.epsilons, !c.audit.enabled);
-  oneOf('audit.gradientFree', c.audit.gradientFree, ['spsa', 'square', 'none'] as const);
-  int('audit.gradientFreeBudget', c.audit.gradientFreeBudget, 1);
-  int('audit.gradientFreeSize', c.audit.gradientFreeSize, 1, true);
-  if (typeof c.audit.surrogate !== 'boolean')
-    throw err('audit.surrogate', 'true or false', c.audit.surrogate);
-  int('audit.alignmentSize', c.audit.alignmentSize, 1);
+  const a = c.audit;
+  if (typeof a.enabled !== 'boolean') throw err('audit.enabled', 'true or false', a.enabled);
+  if (Array.isArray(a.epsilons)) {
+    // one list for every dataset (the former form)
+    const list = a.epsilons as unknown as number[];
+    c = { ...c, audit: { ...a, epsilons: { mnist: list, cifar10: list } } };
+  }
+  const eps = c.audit.epsilons;
+  if (!isObject(eps))
+    throw err('audit.epsilons', 'an object { mnist: [...], cifar10: [...] } or one list', eps);
+  for (const d of ['mnist', 'cifar10'] as const) {
+    epsList(`audit.epsilons.${d}`, eps[d], !a.enabled || !c.datasets.includes(d));
+    if (new Set(eps[d]).size !== eps[d].length)
+      throw err(`audit.epsilons.${d}`, 'no repeated entries', eps[d]);
+  }
+  int('audit.size', a.size, 1, true);
+  list('audit.attacks', a.attacks, ['fgsm', 'bim', 'mifgsm', 'apgd'] as const);
+  int('audit.iterations', a.iterations, 1);
+  oneOf('audit.autoattack', a.autoattack, ['standard', 'plus', 'none'] as const);
+  oneOf('audit.gradientFree', a.gradientFree, ['spsa', 'square', 'none'] as const);
+  int('audit.gradientFreeBudget', a.gradientFreeBudget, 1);
+  int('audit.noise', a.noise, 0);
+  if (typeof a.surrogate !== 'boolean') throw err('audit.surrogate', 'true or false', a.surrogate);
+  int('audit.alignmentSize', a.alignmentSize, 1);
+  if (a.curves !== null) {
+    const cv = a.curves;
+    if (!isObject(cv))
+      throw err('audit.curves', 'null or { epsilon, steps, restarts, restartSteps, size }', cv);
+    if (!isObject(cv.epsilon))
+      throw err('audit.curves.epsilon', 'an object { mnist, cifar10 }', cv.epsilon);
+    for (const d of ['mnist', 'cifar10'] as const)
+      num(`audit.curves.epsilon.${d}`, cv.epsilon[d], 0, 1);
+    for (const k of ['steps', 'restarts'] as const) {
+      const v = cv[k];
+      if (!Array.isArray(v) || v.length === 0)
+        throw err(`audit.curves.${k}`, 'a non-empty list of integers >= 1', v);
+      v.forEach((x, i) => {
+        int(`audit.curves.${k}[${i}]`, x, 1);
+      });
+    }
+    int('audit.curves.restartSteps', cv.restartSteps, 1);
+    int('audit.curves.size', cv.size, 1);
+  }
   return c;
 }
 

@@ -41,33 +41,71 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(first.computed).toBeGreaterThan(10);
     const results = await readResults(join(config.outDir, 'results.json')); // validates the schema
     expect(results.models.map((m) => m.id)).toEqual(['bp', 'fa', 'bp-surrogate']);
-    const cells = results.cells.filter((c) => c.attack === 'bim' && c.epsilon === 0.3);
-    expect(cells.map((c) => `${c.model}/${c.source}`).sort()).toEqual(
+    // the paper's BIM on its grid, own path and transferred between BP and FA
+    const paper = results.cells.filter(
+      (c) => c.attack === 'bim' && c.epsilon === 0.3 && c.variant === 'paper',
+    );
+    expect(paper.map((c) => `${c.model}/${c.source}`).sort()).toEqual(
+      ['bp/own', 'fa/own', 'fa/transfer:bp', 'bp/transfer:fa'].sort(),
+    );
+    for (const c of paper) expect(c.n).toBe(PRESETS.smoke.testSize);
+    // the audit's BIM at eps 0.1, in-ball, on the audit's images
+    const audit = results.cells.filter(
+      (c) => c.attack === 'bim' && c.epsilon === 0.1 && c.variant === 'standard',
+    );
+    expect(audit.map((c) => `${c.model}/${c.source}`).sort()).toEqual(
       [
         'bp/own',
         'fa/own',
         'fa/transfer:bp',
         'bp/transfer:fa',
         'fa/true',
+        'bp/transfer:fa:true',
         'fa/transfer:bp-surrogate',
         'bp/transfer:bp-surrogate',
         'bp-surrogate/own',
       ].sort(),
     );
-    for (const c of cells) expect(c.n).toBe(PRESETS.smoke.testSize);
-    // white-box BIM at eps 0.3 breaks the BP network that the smoke run trained
+    for (const c of audit) expect(c.n).toBe(PRESETS.smoke.audit.size);
+    // white-box BIM breaks the BP network that the smoke run trained
     expect(
       results.cells.find(
         (c) => c.model === 'bp' && c.attack === 'bim' && c.source === 'own' && c.epsilon === 0.3,
       )!.accuracy!,
     ).toBeLessThan(0.1);
-    // perturbations respect the budget, except the paper's MI-FGSM, which steps eps every
-    // iteration without projection: its reported perturbation goes past eps
-    for (const c of results.cells.filter((c) => c.linf && c.epsilon > 0)) {
-      if (c.attack === 'mifgsm' && c.variant === 'paper')
-        expect(c.linf!.max!).toBeGreaterThan(c.epsilon);
-      else expect(c.linf!.max!).toBeLessThanOrEqual(c.epsilon + 1e-5);
+    // every audit cell is inside its ball and the pixel range, and says so; the paper's
+    // MI-FGSM steps eps every iteration without projection and its cells say they are not
+    for (const c of results.cells.filter((x) => x.linf && x.epsilon > 0)) {
+      if (c.variant === 'paper') {
+        expect(c.inBounds).toBe(c.outOfBounds === 0);
+        if (c.attack === 'mifgsm') {
+          expect(c.linf!.max!).toBeGreaterThan(c.epsilon);
+          expect(c.inBall).toBe(false);
+        }
+      } else {
+        expect(c.linf!.max!).toBeLessThanOrEqual(c.epsilon + 1e-5);
+        expect([c.inBall, c.inBounds, c.outOfBounds]).toEqual([true, true, 0]);
+      }
     }
+    // robust accuracy per group of in-ball attacks, paired comparisons and the checks
+    const labels = results.robust!.filter((r) => r.model === 'fa' && r.epsilon === 0.1);
+    expect(labels.map((r) => r.label)).toEqual([
+      'own path',
+      'true gradient',
+      'AutoAttack',
+      'Square',
+      'random noise',
+      'BP-surrogate transfer',
+      'every in-ball attack',
+    ]);
+    const all = labels.find((r) => r.label === 'every in-ball attack')!;
+    for (const r of labels) expect(r.correct).toBeGreaterThanOrEqual(all.correct);
+    expect(results.comparisons!.some((c) => c.label === 'own path vs true gradient')).toBe(true);
+    const checkIds = new Set(results.checks!.map((c) => c.check));
+    for (const id of ['in-ball', 'constant-image-bound', 'monotone-in-eps', 'beats-random-noise'])
+      expect(checkIds).toContain(id);
+    expect(results.checks!.find((c) => c.check === 'in-ball')!.status).toBe('pass');
+    expect(results.layerAlignment!.map((l) => l.layer)).toHaveLength(5);
     expect(results.alignment?.[0]?.comparison).toBe('own-vs-true');
     const files = await readdir(join(config.outDir, 'figures'));
     expect(files).toEqual(
@@ -79,8 +117,9 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
       ]),
     );
     const report = await readFile(join(config.outDir, 'REPORT.md'), 'utf8');
-    expect(report).toMatch(/MI-FGSM \(paper\) reaches L∞ up to \d/);
+    expect(report).toMatch(/mifgsm reaches L-inf \d\.\d+ at eps 0\.3/);
     expect(report).toMatch(/## The paper's claims and our numbers/);
+    expect(report).toMatch(/## Sanity checks/);
     // the report states the verdict that the audit gives on the results file it wrote
     const verdict = auditVerdict(results, 'mnist', 'fa');
     expect(first.verdicts.map((v) => v.verdict)).toEqual([verdict.verdict]);
@@ -97,18 +136,44 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(again.results.cells).toEqual(results.cells.map((c) => ({ ...c })));
   });
 
-  it('runs the own-gradient attacks at audit eps values that are not on the paper grid', async () => {
+  it('plots accuracy against PGD steps and restarts, from one shared point', async () => {
     const config = await smoke();
-    config.attacks = { ...config.attacks, names: ['fgsm'], epsilons: [0, 0.2] };
-    config.audit = { ...config.audit, epsilons: [0.1], gradientFree: 'none', surrogate: false };
-    const { results, verdicts } = await runRepro(config, { command: 'test', log: () => {} });
-    const at = results.cells
-      .filter((c) => c.model === 'fa' && c.epsilon === 0.1)
-      .map((c) => c.source)
-      .sort();
-    expect(at).toEqual(['own', 'transfer:bp', 'true']);
-    expect(verdicts[0]!.rows.map((r) => r.epsilon)).toEqual([0.1]);
-    expect(verdicts[0]!.rows[0]!.own).not.toBeNull();
+    config.attacks = { ...config.attacks, names: ['fgsm'], epsilons: [0] };
+    config.audit = {
+      ...config.audit,
+      epsilons: { mnist: [0.1], cifar10: [0.1] },
+      attacks: ['fgsm'],
+      autoattack: 'none',
+      gradientFree: 'none',
+      noise: 0,
+      surrogate: false,
+      size: 16,
+      curves: {
+        epsilon: { mnist: 0.1, cifar10: 0.1 },
+        steps: [1, 10],
+        restarts: [1, 2],
+        restartSteps: 10,
+        size: 16,
+      },
+    };
+    const { results } = await runRepro(config, { command: 'test', log: () => {} });
+    const curves = results.curves!;
+    expect(curves.map((c) => `${c.model}/${c.source}/${c.parameter}`)).toEqual([
+      'bp/own/steps',
+      'bp/own/restarts',
+      'fa/own/steps',
+      'fa/own/restarts',
+      'fa/true/steps',
+      'fa/true/restarts',
+    ]);
+    for (const c of curves)
+      expect(c.points.map((p) => p.value)).toEqual(c.parameter === 'steps' ? [1, 10] : [1, 2]);
+    // PGD-10 with one restart is one step, shared by both curves
+    const [steps, restarts] = [curves[0]!, curves[1]!];
+    expect(steps.points[1]!.correct).toBe(restarts.points[0]!.correct);
+    // curve points are not cells
+    expect(results.cells.some((c) => c.attack === 'pgd')).toBe(false);
+    expect(results.checks!.some((c) => c.check === 'steps-converged')).toBe(true);
   });
 
   it('continues after an interruption and loses no finished step; same numbers as an uninterrupted run in one thread', async () => {

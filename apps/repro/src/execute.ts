@@ -46,7 +46,7 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
   const overall = performance.now();
   // the time left is estimated from the work left, in gradient evaluations per image, not
   // from the count of steps (an FGSM step costs a tenth of a BIM one)
-  const costLeft = steps
+  const costLeft = [...new Map(steps.map((s) => [s.key, s])).values()]
     .filter((s) => !stored.has(s.key))
     .reduce((sum, s) => sum + stepCost(s.spec), 0);
   let costDone = 0;
@@ -60,8 +60,14 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
     });
   }
   const outputs: StepOutput[] = new Array(steps.length);
+  // a step planned twice (a point two curves share) runs once
+  const first = new Map<string, number>();
+  steps.forEach((s, i) => {
+    if (!first.has(s.key)) first.set(s.key, i);
+  });
   await forEachConcurrent(steps, pool?.size ?? 1, async (step, i) => {
     signal?.throwIfAborted();
+    if (first.get(step.key) !== i) return;
     const had = stored.get(step.key);
     if (had) {
       outputs[i] = had;
@@ -84,8 +90,11 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
     costDone += stepCost(step.spec);
     const rate = (performance.now() - overall) / 1000 / Math.max(costDone, 1);
     log(
-      `[${done}/${steps.length}] ${step.label}: done; about ${formatDuration(rate * (costLeft - costDone))} left for ${dataset}`,
+      `[${done}/${first.size}] ${step.label}: done; about ${formatDuration(rate * (costLeft - costDone))} left for ${dataset}`,
     );
+  });
+  steps.forEach((s, i) => {
+    outputs[i] ??= outputs[first.get(s.key)!]!;
   });
   return { outputs, computed, reused };
 }

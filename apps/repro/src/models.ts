@@ -3,6 +3,7 @@
  * the workers) and saved, or read back from an earlier run; then their clean accuracy.
  */
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileSystem } from '@fa-robust/backend';
 import { type Split, take } from '@fa-robust/datasets';
@@ -15,6 +16,7 @@ import { type DatasetPlan, modelFolder, SURROGATE_ID } from './plan.js';
 import { forEachConcurrent, type WorkerPool } from './pool.js';
 import type { progressBoard } from './progress.js';
 import { predictLabels, type TrainSpec, trainModel } from './steps.js';
+import { writeFileAtomic } from './store.js';
 import type { WorkerJob } from './worker.js';
 
 export interface PhaseEnv {
@@ -49,6 +51,8 @@ export async function prepareModels(
     dirs[spec.id] = dir;
     if (existsSync(join(dir, 'model.json'))) {
       trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
+      const info = await readTrainInfo(dir);
+      if (info) seconds[spec.id] = info.seconds;
       log(`${dataset}/${spec.id}: reusing the model saved in ${dir}`);
     } else {
       if (!train) throw new Error(`${dataset}: no training data to train ${spec.id}`);
@@ -68,6 +72,7 @@ export async function prepareModels(
         );
         seconds[spec.id] = r.seconds;
         trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
+        await writeTrainInfo(dir, r.seconds);
       } else {
         const r = await trainModel(spec, data, dir, {
           onProgress: bar,
@@ -76,6 +81,7 @@ export async function prepareModels(
         });
         seconds[spec.id] = r.seconds;
         trained[spec.id] = r.model;
+        await writeTrainInfo(dir, r.seconds);
       }
       bar.finish();
     });
@@ -98,6 +104,24 @@ export async function prepareModels(
     };
   });
   return { trained, dirs, records };
+}
+
+/** How long a saved model took to train, kept beside it so a rerun that reuses it can say. */
+const TRAIN_INFO = 'train-info.json';
+
+async function writeTrainInfo(dir: string, seconds: number): Promise<void> {
+  await writeFileAtomic(join(dir, TRAIN_INFO), `${JSON.stringify({ seconds })}\n`);
+}
+
+async function readTrainInfo(dir: string): Promise<{ seconds: number } | null> {
+  try {
+    const v = JSON.parse(await readFile(join(dir, TRAIN_INFO), 'utf8')) as { seconds?: unknown };
+    return typeof v.seconds === 'number' && Number.isFinite(v.seconds)
+      ? { seconds: v.seconds }
+      : null;
+  } catch {
+    return null;
+  }
 }
 
 /** Calls `f` on the first `n` test images, `batchSize` at a time, as tensors it then disposes. */

@@ -6,44 +6,71 @@ import { attackVariant, planDataset, planModels, stepCost } from './plan.js';
 const quick = (): ReproConfig => structuredClone(PRESETS.quick);
 
 describe('planDataset (pure: config and test-set size in, typed steps out)', () => {
-  it('plans the quick preset: the paper grid plus the audit eps, then the audit', () => {
+  it('plans the quick preset: the paper grid with its rules, then the in-ball audit on one image set', () => {
     const plan = planDataset(quick(), 'mnist', 1000);
-    // eps {0, .2, .4, .6, .8, 1} and the audit's {.1, .3}: 8 values x 3 attacks x 2 sources
-    const own = plan.steps.filter(
-      (s) => s.spec.gradientTag === 'own' && s.spec.source !== 'bp-surrogate',
-    );
-    expect(own).toHaveLength(48);
-    expect(new Set(own.map((s) => s.spec.eps))).toEqual(
-      new Set([0, 0.1, 0.2, 0.3, 0.4, 0.6, 0.8, 1]),
-    );
-    const truth = plan.steps.filter((s) => s.spec.gradientTag === 'true');
-    expect(truth.map((s) => `${s.spec.attack}@${s.spec.eps}`)).toEqual([
-      'fgsm@0.1',
-      'fgsm@0.3',
-      'bim@0.1',
-      'bim@0.3',
-      'mifgsm@0.1',
-      'mifgsm@0.3',
+    const paper = plan.steps.filter((s) => s.role === 'paper');
+    // eps {0, .2, .4, .6, .8, 1} x 3 attacks x 2 sources, the paper's rules only
+    expect(paper).toHaveLength(36);
+    expect(new Set(paper.map((s) => s.spec.eps))).toEqual(new Set(quick().attacks.epsilons));
+    expect(paper.every((s) => s.spec.params.variant === 'paper')).toBe(true);
+    const audit = plan.steps.filter((s) => s.role === 'audit');
+    // every audit step: the standard rules, the same 200 images
+    expect(new Set(audit.map((s) => s.spec.n))).toEqual(new Set([200]));
+    expect(audit.every((s) => s.spec.params.variant !== 'paper')).toBe(true);
+    expect(new Set(audit.map((s) => s.spec.eps))).toEqual(new Set([0.1, 0.2, 0.3, 0.5, 1]));
+    const at = (eps: number) =>
+      audit
+        .filter((s) => s.spec.eps === eps)
+        .map(
+          (s) =>
+            `${s.spec.attack}:${s.spec.source}:${s.spec.gradientTag}>${s.spec.targets.join('+')}`,
+        );
+    expect(at(0.1)).toEqual([
+      'fgsm:bp:own>fa',
+      'fgsm:fa:own>bp',
+      'fgsm:fa:true>bp',
+      'fgsm:bp-surrogate:own>fa+bp',
+      'bim:bp:own>fa',
+      'bim:fa:own>bp',
+      'bim:fa:true>bp',
+      'bim:bp-surrogate:own>fa+bp',
+      'mifgsm:bp:own>fa',
+      'mifgsm:fa:own>bp',
+      'mifgsm:bp-surrogate:own>fa+bp',
+      'apgd:fa:own>bp',
+      'autoattack:fa:true>bp',
+      'autoattack:bp:own>fa',
+      'square:fa:none>',
+      'noise:fa:none>',
+      'square:bp:none>',
+      'noise:bp:none>',
     ]);
-    for (const s of truth) {
+    for (const s of audit.filter((x) => x.spec.gradientTag === 'true')) {
       expect(s.spec.source).toBe('fa'); // the attacked model is FA; only its gradient is the twin's
       expect(s.spec.trueGradient).toBe(true);
-      expect(s.spec.targets).toEqual([]);
     }
-    const surrogate = plan.steps.filter((s) => s.spec.source === 'bp-surrogate');
-    expect(surrogate).toHaveLength(6);
-    for (const s of surrogate) expect(s.spec.targets).toEqual(['fa', 'bp']);
-    const free = plan.steps.filter((s) => s.spec.gradientTag === 'none');
-    expect(free.map((s) => `${s.spec.attack}:${s.spec.source}@${s.spec.eps}/${s.spec.n}`)).toEqual([
-      'square:fa@0.1/200',
-      'square:bp@0.1/200',
-      'square:fa@0.3/200',
-      'square:bp@0.3/200',
-    ]);
-    expect(plan.steps).toHaveLength(64);
-    expect(new Set(plan.steps.map((s) => s.key)).size).toBe(64);
+    // BP's APGD is AutoAttack's first stage; Square is not run at the sanity points
+    expect(at(0.5).filter((x) => x.startsWith('square'))).toEqual([]);
+    expect(at(0.5).filter((x) => x.startsWith('noise'))).toHaveLength(2);
+    // MI-FGSM in its standard form uses Dong et al.'s decay 1.0 (the paper's rules keep 0.8)
+    const mi = audit.find((s) => s.spec.attack === 'mifgsm')!;
+    expect(mi.spec.options).toEqual({ variant: 'standard', steps: 10, decay: 1 });
+    expect(paper.find((s) => s.spec.attack === 'mifgsm')!.spec.params.decay).toBe(0.8);
+    // the curves: PGD at 1, 10, 100 steps and 1, 2, 5 restarts, for BP, FA own and FA true
+    const curves = plan.steps.filter((s) => s.role === 'curve');
+    expect(curves).toHaveLength(3 * 6);
+    expect(
+      curves.every((s) => s.spec.attack === 'pgd' && s.spec.eps === 0.1 && s.spec.n === 50),
+    ).toBe(true);
+    expect(
+      curves.filter((s) => s.curve!.parameter === 'restarts').map((s) => s.spec.params.restarts),
+    ).toEqual([1, 2, 5, 1, 2, 5, 1, 2, 5]);
+    // PGD-10 x1 is a point of both curves: planned twice, one key
+    const keys = plan.steps.map((s) => s.key);
+    expect(new Set(keys).size).toBe(keys.length - 3);
     expect(plan.alignment?.n).toBe(200);
-    expect(plan.robustEpsilons).toEqual([0.1, 0.3]);
+    expect(plan.auditSize).toBe(200);
+    expect(plan.robustEpsilons).toEqual([0.1, 0.2, 0.3, 0.5, 1]);
     expect(plan.models.map((m) => `${m.id}:${m.method}:${m.seed}`)).toEqual([
       'bp:bp:1',
       'fa:fa:1',
@@ -51,15 +78,20 @@ describe('planDataset (pure: config and test-set size in, typed steps out)', () 
     ]);
   });
 
-  it('keeps the store keys of earlier versions, so their stored steps are reused', () => {
-    // keys written by the version before the planner existed (a quick-preset run's cells/)
-    const plan = planDataset(quick(), 'mnist', 1000);
-    const keys = new Set(plan.steps.map((s) => s.key));
-    expect(keys).toContain('mnist/bim/paper/eps=0.1/true-gradient-of=fa/eb5a02c4896b');
-    // ... except Square's: its revision 2 changed its outputs, so its old cells are recomputed
-    expect(keys).not.toContain('mnist/square/eps=0.3/model=fa/08d6e12d69e9');
-    expect([...keys].filter((k) => k.startsWith('mnist/square/eps=0.3/model=fa/'))).toHaveLength(1);
-    expect(plan.alignment?.key).toBe('mnist/alignment/fa/1203841a58ab');
+  it("plans CIFAR-10's audit at k/255 and the paper's at its own grid", () => {
+    const plan = planDataset(PRESETS.paper, 'cifar10', 10000);
+    const eps = [...new Set(plan.steps.filter((s) => s.role === 'audit').map((s) => s.spec.eps))];
+    expect(eps.map((e) => Math.round(e * 255 * 1000) / 1000)).toEqual([1, 2, 4, 8, 16, 127.5, 255]);
+    expect(plan.auditSize).toBe(500);
+  });
+
+  it("keeps the store keys of the paper's steps, so earlier runs' stored steps are reused", () => {
+    // keys written by earlier versions (the paper preset's cells/ of the committed study)
+    const keys = new Set(planDataset(PRESETS.paper, 'mnist', 10000).steps.map((s) => s.key));
+    expect(keys).toContain('mnist/bim/paper/eps=0.1/own-gradient-of=bp/19a1e5ef0fa6');
+    expect(keys).toContain('mnist/bim/paper/eps=0.2/own-gradient-of=bp/6d03cd56e018');
+    const q = planDataset(quick(), 'mnist', 1000);
+    expect(q.alignment?.key).toBe('mnist/alignment/fa/1203841a58ab');
   });
 
   it('gives each attack only the options it takes, as @fa-robust/attacks describes them', () => {
@@ -94,10 +126,19 @@ describe('planDataset (pure: config and test-set size in, typed steps out)', () 
     const moreIterations = quick();
     moreIterations.attacks.iterations = 20;
     const changed = planDataset(moreIterations, 'mnist', 1000).steps.map((s) => s.key);
-    // FGSM takes no steps: its keys stay; every iterative attack's key moves
+    // the paper's iterations: its FGSM keys stay, its iterative attacks' keys move, the
+    // audit's (its own iterations) stay
     base.forEach((k, i) => {
-      if (k.includes('/fgsm/')) expect(changed[i]).toBe(k);
-      else if (!k.includes('/square/')) expect(changed[i]).not.toBe(k);
+      const paper = !k.includes('/audit/') && !k.includes('/curve/');
+      if (paper && !k.includes('/fgsm/')) expect(changed[i]).not.toBe(k);
+      else expect(changed[i]).toBe(k);
+    });
+    const biggerAudit = quick();
+    biggerAudit.audit.size = 300;
+    const moved = planDataset(biggerAudit, 'mnist', 1000).steps.map((s) => s.key);
+    base.forEach((k, i) => {
+      if (k.includes('/audit/')) expect(moved[i]).not.toBe(k);
+      else if (!k.includes('/curve/')) expect(moved[i]).toBe(k);
     });
     const otherWorkers = quick();
     otherWorkers.workers = 7;
@@ -117,12 +158,10 @@ describe('planDataset (pure: config and test-set size in, typed steps out)', () 
   });
 
   it('caps the audit budgets at the test images there are', () => {
-    const plan = planDataset(quick(), 'mnist', 50);
-    expect(plan.steps.find((s) => s.spec.gradientTag === 'none')!.spec.n).toBe(50);
-    expect(plan.alignment!.n).toBe(50);
-    expect(
-      plan.steps.filter((s) => s.spec.gradientTag !== 'none').every((s) => s.spec.n === 50),
-    ).toBe(true);
+    const plan = planDataset(quick(), 'mnist', 40);
+    expect(plan.steps.find((s) => s.spec.gradientTag === 'none')!.spec.n).toBe(40);
+    expect(plan.alignment!.n).toBe(40);
+    expect(plan.steps.every((s) => s.spec.n === 40)).toBe(true);
   });
 });
 
@@ -136,6 +175,9 @@ describe('stepCost (for the ETA)', () => {
     expect(stepCost(find('bim', 0))).toBe(0);
     // Square: 300 queries after one for its start, on 200 images
     expect(stepCost(find('square', 0.1))).toBe((200 * 301) / 2);
+    // PGD with restarts: each restart its own steps
+    const pgd = steps.find((s) => s.role === 'curve' && s.spec.params.restarts === 5)!.spec;
+    expect(stepCost(pgd)).toBe(50 * 5 * 10);
   });
 });
 

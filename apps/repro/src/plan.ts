@@ -5,7 +5,7 @@
  * without running it.
  */
 import { attackInfo, type Variant } from '@fa-robust/attacks';
-import type { DatasetName, Method, ReproConfig } from './config.js';
+import type { AuditAttack, DatasetName, Method, ReproConfig } from './config.js';
 import { hash } from './hash.js';
 import type { AttackStepSpec, TrainSpec } from './steps.js';
 
@@ -16,11 +16,21 @@ export interface ModelSpec {
   seed: number;
 }
 
+/**
+ * What a step is for: the paper's figures (its equations, its grid), the audit's in-ball
+ * evaluation (its cells feed robust accuracy, the verdict and the checks), or a point of an
+ * accuracy-vs-steps/restarts curve (it becomes a CurveRecord, not a cell).
+ */
+export type StepRole = 'paper' | 'audit' | 'curve';
+
 /** One attack step of the plan, under the key its stored result is found by. */
 export interface PlannedStep {
   key: string;
   /** What the progress display calls it. */
   label: string;
+  role: StepRole;
+  /** For a curve point: which curve, and its x. */
+  curve?: { parameter: 'steps' | 'restarts'; value: number };
   spec: AttackStepSpec;
 }
 
@@ -41,8 +51,10 @@ export interface DatasetPlan {
   steps: PlannedStep[];
   /** The FA network's feedback-path vs true input-gradient angles; null without the audit. */
   alignment: { key: string; n: number } | null;
-  /** The eps values at which FA's robust accuracy is assembled (the audit's). */
+  /** The eps values at which robust accuracy is assembled (the audit's). */
   robustEpsilons: number[];
+  /** Images every audit step runs on (the first N of the test set); 0 without the audit. */
+  auditSize: number;
 }
 
 /** The id of the independently trained BP network examples are transferred from. */
@@ -52,6 +64,17 @@ export const SURROGATE_ID = 'bp-surrogate';
 export function attackVariant(config: ReproConfig): Variant {
   return config.attacks.variant === 'paper' ? 'paper' : 'standard';
 }
+
+/** MI-FGSM's decay: the configured one, else the paper's 0.8 for its rules and Dong et al.'s 1.0 for the standard ones. */
+export function momentumDecay(config: ReproConfig, variant: Variant): number {
+  return config.attacks.mu ?? (variant === 'paper' ? 0.8 : 1);
+}
+
+/** The model whose own gradient is the true one and that the verdict compares FA against. */
+export const REFERENCE_ID = 'bp';
+
+/** AutoAttack is run by the app as a cascade (not a runAttack name): its description. */
+export const AUTOATTACK = 'autoattack' as const;
 
 /** The models of a study: BP and FA, and the BP surrogate when the audit transfers from one. */
 export function planModels(config: ReproConfig): ModelSpec[] {
@@ -86,9 +109,13 @@ export function modelFolder(dataset: DatasetName, spec: ModelSpec, train: TrainC
  */
 export function stepCost(spec: AttackStepSpec): number {
   if (spec.eps === 0) return 0;
+  // AutoAttack: APGD-CE's 100 steps on every image, then the rest on the few left (measured
+  // 0.9-5x PGD-100 on these LeNets: BENCHMARKS.md)
+  if (spec.attack === AUTOATTACK) return spec.n * 300;
   const steps = spec.params.steps;
+  const restarts = typeof spec.params.restarts === 'number' ? spec.params.restarts : 1;
   const cost = attackInfo(spec.attack).cost(typeof steps === 'number' ? { steps } : {});
-  return spec.n * (cost.gradients + cost.forwards / 2);
+  return spec.n * restarts * (cost.gradients + cost.forwards / 2);
 }
 
 /** The plan of one dataset's study, given how many test images it has. */
@@ -105,7 +132,7 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
     params: unknown,
     extra: Record<string, unknown> = {},
   ) => {
-    const revision = attackInfo(attack).revision;
+    const revision = attack === AUTOATTACK ? undefined : attackInfo(attack).revision;
     return hash({ dataKey, params, ...extra, ...(revision ? { revision } : {}), bs }).slice(0, 12);
   };
 
@@ -115,7 +142,7 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
     return {
       variant,
       ...(takes.includes('steps') ? { steps: config.attacks.iterations } : {}),
-      ...(takes.includes('decay') ? { decay: config.attacks.mu } : {}),
+      ...(takes.includes('decay') ? { decay: momentumDecay(config, variant) } : {}),
       epsilon: eps,
       seed: config.seed,
     };
@@ -136,21 +163,17 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
     return {
       key: `${dataset}/${name}/${variant}/eps=${eps}/${what}/${stepHash(name, params)}`,
       label,
+      role: 'paper',
       spec: { attack: name, eps, n: nTest, params, options: optionsOf(name, eps), ...spec },
     };
   };
 
   const steps: PlannedStep[] = [];
-  // 1. the paper: white-box through each network's own backward path, and transferred. The
-  // audit compares against the own-gradient attack, so that runs at every audit eps too.
-  const paperEpsilons = [
-    ...new Set([
-      ...config.attacks.epsilons,
-      ...(config.audit.enabled ? config.audit.epsilons : []),
-    ]),
-  ].sort((a, b) => a - b);
+  // 1. the paper: white-box through each network's own backward path, and transferred, with
+  // its update rules, on its grid. These cells are drawn as the paper's figures; they feed no
+  // verdict (the paper's MI-FGSM leaves its ball, its FGSM and BIM the pixel range).
   for (const name of config.attacks.names) {
-    for (const eps of paperEpsilons) {
+    for (const eps of config.attacks.epsilons) {
       for (const [source, other] of [
         ['bp', 'fa'],
         ['fa', 'bp'],
@@ -168,62 +191,9 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
     }
   }
   if (!config.audit.enabled) {
-    return { dataset, train, models, steps, alignment: null, robustEpsilons: [] };
+    return { dataset, train, models, steps, alignment: null, robustEpsilons: [], auditSize: 0 };
   }
-
-  // 2. the audit: FA's true gradient (only the gradient comes from its twin; the attacked model
-  // is FA), and transfer from an independently trained BP surrogate
-  const surrogate = models.some((m) => m.id === SURROGATE_ID);
-  for (const name of config.attacks.names) {
-    for (const eps of config.audit.epsilons) {
-      steps.push(
-        gradientStep(
-          name,
-          eps,
-          'true-gradient-of=fa',
-          `${dataset} ${name} eps=${eps} on fa with its true gradient`,
-          { source: 'fa', gradientTag: 'true', trueGradient: true, targets: [] },
-        ),
-      );
-      if (surrogate) {
-        steps.push(
-          gradientStep(
-            name,
-            eps,
-            `own-gradient-of=${SURROGATE_ID}`,
-            `${dataset} ${name} eps=${eps} on the BP surrogate, transferred to fa and bp`,
-            { source: SURROGATE_ID, gradientTag: 'own', targets: ['fa', 'bp'] },
-          ),
-        );
-      }
-    }
-  }
-  // 3. the audit: a gradient-free attack on both networks, on its own (smaller) image budget
-  const gf = config.audit.gradientFree;
-  if (gf !== 'none') {
-    const nGf = Math.min(config.audit.gradientFreeSize ?? nTest, nTest);
-    const budget = config.audit.gradientFreeBudget;
-    for (const eps of config.audit.epsilons) {
-      for (const id of ['fa', 'bp']) {
-        // (the variant stays in the params, as cells and store keys have always recorded it)
-        const params = { epsilon: eps, steps: budget, seed: config.seed, variant: 'standard' };
-        steps.push({
-          key: `${dataset}/${gf}/eps=${eps}/model=${id}/${stepHash(gf, params, { nGf })}`,
-          label: `${dataset} ${gf} eps=${eps} on ${id} (gradient-free, ${nGf} images)`,
-          spec: {
-            attack: gf,
-            eps,
-            source: id,
-            gradientTag: 'none',
-            targets: [],
-            n: nGf,
-            params,
-            options: { steps: budget },
-          },
-        });
-      }
-    }
-  }
+  steps.push(...planAudit(config, dataset, nTest, models, dataKey));
   const nAlign = Math.min(config.audit.alignmentSize, nTest);
   return {
     dataset,
@@ -234,6 +204,243 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
       key: `${dataset}/alignment/fa/${hash({ dataKey, n: nAlign }).slice(0, 12)}`,
       n: nAlign,
     },
-    robustEpsilons: [...config.audit.epsilons],
+    robustEpsilons: [...config.audit.epsilons[dataset]].sort((a, b) => a - b),
+    auditSize: auditSize(config, nTest),
   };
+}
+
+/** Images every audit step runs on. */
+export function auditSize(config: ReproConfig, nTest: number): number {
+  return Math.min(config.audit.size ?? config.testSize ?? nTest, nTest);
+}
+
+/**
+ * 2. The audit: an evaluation under a stated threat model (L-inf ball of radius eps, pixels in
+ * [0, 1]), every attack in its standard projected form, on the same first `size` images:
+ * - each network's own backward path (FGSM, BIM, MI-FGSM with Dong et al.'s decay 1.0, APGD),
+ *   its examples given to the other network;
+ * - FA through its true gradient (its BP twin): FGSM and BIM, and AutoAttack, whose examples
+ *   are also given to BP; BP under AutoAttack through its own (= true) gradient;
+ * - examples transferred from an independently trained BP surrogate;
+ * - a gradient-free attack (below the sanity eps 0.5), and random-sign noise of the same
+ *   radius, on both networks;
+ * - PGD accuracy against its steps and its restarts at one eps (does more compute help?).
+ */
+function planAudit(
+  config: ReproConfig,
+  dataset: DatasetName,
+  nTest: number,
+  models: ModelSpec[],
+  dataKey: unknown,
+): PlannedStep[] {
+  const a = config.audit;
+  const n = auditSize(config, nTest);
+  const bs = config.attacks.batchSize;
+  const seed = config.seed;
+  const steps: PlannedStep[] = [];
+  const step = (
+    role: StepRole,
+    attack: AttackStepSpec['attack'],
+    eps: number,
+    spec: Pick<AttackStepSpec, 'source' | 'gradientTag' | 'targets' | 'trueGradient'> & {
+      options: Record<string, number | string | boolean>;
+      n?: number;
+    },
+    label: string,
+    curve?: PlannedStep['curve'],
+  ): PlannedStep => {
+    const count = spec.n ?? n;
+    const takesVariant = attack !== AUTOATTACK && attackInfo(attack).options.includes('variant');
+    const params = {
+      ...(takesVariant ? { variant: 'standard' } : {}),
+      ...spec.options,
+      epsilon: eps,
+      seed,
+    };
+    const what = `${spec.trueGradient ? 'true' : spec.gradientTag === 'none' ? 'model' : 'own'}-of=${spec.source}`;
+    const revision = attack === AUTOATTACK ? undefined : attackInfo(attack).revision;
+    const h = hash({ dataKey, params, n: count, ...(revision ? { revision } : {}), bs });
+    return {
+      key: `${dataset}/${role}/${attack}/eps=${eps}/${what}/${h.slice(0, 12)}`,
+      label: `${dataset} ${label}`,
+      role,
+      ...(curve ? { curve } : {}),
+      spec: {
+        attack,
+        eps,
+        n: count,
+        source: spec.source,
+        gradientTag: spec.gradientTag,
+        targets: spec.targets,
+        ...(spec.trueGradient ? { trueGradient: true } : {}),
+        params,
+        // the standard rules keep the best adversarial found at any step
+        options: { ...(takesVariant ? { variant: 'standard' } : {}), ...spec.options },
+      },
+    };
+  };
+  const optionsOf = (name: AuditAttack): Record<string, number> => {
+    if (name === 'bim') return { steps: a.iterations };
+    if (name === 'mifgsm') return { steps: a.iterations, decay: momentumDecay(config, 'standard') };
+    return {};
+  };
+  const surrogate = models.some((m) => m.id === SURROGATE_ID);
+  const gf = a.gradientFree;
+  for (const eps of [...a.epsilons[dataset]].sort((x, y) => x - y)) {
+    for (const name of a.attacks) {
+      for (const [source, other] of [
+        ['bp', 'fa'],
+        ['fa', 'bp'],
+      ] as const) {
+        // BP's APGD-CE is AutoAttack's first stage, through the same (own = true) gradient
+        if (name === 'apgd' && source === REFERENCE_ID && a.autoattack !== 'none') continue;
+        steps.push(
+          step(
+            'audit',
+            name,
+            eps,
+            { source, gradientTag: 'own', targets: [other], options: optionsOf(name) },
+            `${name} eps=${eps} on ${source}, own path, in-ball (and transferred to ${other})`,
+          ),
+        );
+      }
+      // FA's true gradient: the single-step and iterative attacks (AutoAttack below is the
+      // strongest); their examples also go to BP
+      if (name === 'fgsm' || name === 'bim') {
+        steps.push(
+          step(
+            'audit',
+            name,
+            eps,
+            {
+              source: 'fa',
+              gradientTag: 'true',
+              trueGradient: true,
+              targets: [REFERENCE_ID],
+              options: optionsOf(name),
+            },
+            `${name} eps=${eps} on fa, true gradient, in-ball (and transferred to bp)`,
+          ),
+        );
+      }
+      if (surrogate && name !== 'apgd') {
+        steps.push(
+          step(
+            'audit',
+            name,
+            eps,
+            {
+              source: SURROGATE_ID,
+              gradientTag: 'own',
+              targets: ['fa', REFERENCE_ID],
+              options: optionsOf(name),
+            },
+            `${name} eps=${eps} on the BP surrogate, transferred to fa and bp`,
+          ),
+        );
+      }
+    }
+    if (a.autoattack !== 'none') {
+      const options = { version: a.autoattack };
+      steps.push(
+        step(
+          'audit',
+          AUTOATTACK,
+          eps,
+          {
+            source: 'fa',
+            gradientTag: 'true',
+            trueGradient: true,
+            targets: [REFERENCE_ID],
+            options,
+          },
+          `AutoAttack (${a.autoattack}) eps=${eps} on fa, true gradient (and transferred to bp)`,
+        ),
+        step(
+          'audit',
+          AUTOATTACK,
+          eps,
+          { source: REFERENCE_ID, gradientTag: 'own', targets: ['fa'], options },
+          `AutoAttack (${a.autoattack}) eps=${eps} on bp (and transferred to fa)`,
+        ),
+      );
+    }
+    for (const id of ['fa', REFERENCE_ID]) {
+      // (not at the sanity points, eps >= 0.5, where a grey image is in every ball: the
+      // white-box attacks there say what they must; the costly queries buy nothing)
+      if (gf !== 'none' && eps < 0.5) {
+        steps.push(
+          step(
+            'audit',
+            gf,
+            eps,
+            {
+              source: id,
+              gradientTag: 'none',
+              targets: [],
+              options: { steps: a.gradientFreeBudget },
+            },
+            `${gf} eps=${eps} on ${id} (gradient-free, ${a.gradientFreeBudget} queries)`,
+          ),
+        );
+      }
+      if (a.noise > 0) {
+        steps.push(
+          step(
+            'audit',
+            'noise',
+            eps,
+            { source: id, gradientTag: 'none', targets: [], options: { repeats: a.noise } },
+            `random-sign noise eps=${eps} on ${id} (${a.noise} draws)`,
+          ),
+        );
+      }
+    }
+  }
+  // 3. does more compute help? PGD against its steps and its restarts, at one eps
+  if (a.curves) {
+    const c = a.curves;
+    const eps = c.epsilon[dataset];
+    const nc = Math.min(c.size, n);
+    const who = [
+      { source: REFERENCE_ID, gradientTag: 'own' as const, trueGradient: false },
+      { source: 'fa', gradientTag: 'own' as const, trueGradient: false },
+      { source: 'fa', gradientTag: 'true' as const, trueGradient: true },
+    ];
+    for (const w of who) {
+      const base = {
+        source: w.source,
+        gradientTag: w.gradientTag,
+        targets: [],
+        n: nc,
+        ...(w.trueGradient ? { trueGradient: true } : {}),
+      };
+      const path = w.trueGradient ? 'true gradient' : 'own path';
+      for (const s of c.steps) {
+        steps.push(
+          step(
+            'curve',
+            'pgd',
+            eps,
+            { ...base, options: { steps: s, restarts: 1 } },
+            `PGD-${s} eps=${eps} on ${w.source}, ${path} (steps curve, ${nc} images)`,
+            { parameter: 'steps', value: s },
+          ),
+        );
+      }
+      for (const r of c.restarts) {
+        steps.push(
+          step(
+            'curve',
+            'pgd',
+            eps,
+            { ...base, options: { steps: c.restartSteps, restarts: r } },
+            `PGD-${c.restartSteps} x${r} eps=${eps} on ${w.source}, ${path} (restarts curve, ${nc} images)`,
+            { parameter: 'restarts', value: r },
+          ),
+        );
+      }
+    }
+  }
+  return steps;
 }

@@ -4,22 +4,26 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BackendInfo, setupBackend } from '@fa-robust/backend';
+import { alignment as layerAngles } from '@fa-robust/fa-layers';
 import { resolveWorkerCount } from '@fa-robust/fa-layers/node';
 import { type Results, toCsv, writeFigures, writeResults } from '@fa-robust/metrics';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type AlignmentRecord,
+  auditComparisons,
+  auditRobustRecords,
+  curveRecords,
   datasetCells,
-  robustRecords,
   type StudyParts,
   studyResults,
 } from './assemble.js';
+import { sanityChecks } from './checks.js';
 import type { DatasetName, ReproConfig } from './config.js';
 import { loadData } from './data.js';
 import { executeSteps } from './execute.js';
 import { gradientAlignmentOf } from './gradients.js';
 import { cleanAccuracy, prepareModels } from './models.js';
-import { planDataset } from './plan.js';
+import { planDataset, REFERENCE_ID } from './plan.js';
 import { WorkerPool } from './pool.js';
 import { progressBoard } from './progress.js';
 import { renderReport } from './report.js';
@@ -185,25 +189,65 @@ async function runDataset(
         seed: config.seed,
       },
     });
-    // 4. the audit's gradient alignment and robust accuracy
+    // 4. the audit's gradient alignment: input gradients, and W against B per layer
     const alignment: AlignmentRecord[] = [];
+    const dimension = test.shape.slice(1).reduce((a, b) => a * b, 1);
     if (plan.alignment) {
       const { key, n } = plan.alignment;
       const { value } = await env.store.getOrCompute(key, () =>
         gradientAlignmentOf(ctx, 'fa', n, signal),
       );
-      alignment.push(value);
+      alignment.push({ ...value, dimension });
       log(
-        `${dataset}/fa: feedback-path vs true input gradient, median angle ${value.angle.median?.toFixed(1)} degrees over ${value.n} images`,
+        `${dataset}/fa: feedback-path vs true input gradient, median angle ${value.angle.median?.toFixed(1)} degrees over ${value.n} images (two random directions: 90 +- ${(57.3 / Math.sqrt(dimension)).toFixed(1)})`,
       );
     }
+    const layerAlignment = plan.alignment
+      ? layerAngles(models.trained.fa!).map((l) => ({
+          dataset,
+          model: 'fa',
+          layer: l.layer,
+          angle: l.angle == null || Number.isNaN(l.angle) ? null : l.angle,
+        }))
+      : [];
+    // 5. the audit, assembled: robust accuracy per group of in-ball attacks, paired
+    // comparisons, the steps and restarts curves, and the sanity checks
+    const outputs = executed.outputs;
+    const cells = datasetCells(clean.cells, outputs, plan.steps);
+    const audited = plan.auditSize > 0 ? ['fa', REFERENCE_ID] : [];
+    const args = [outputs, plan.steps, plan.robustEpsilons, plan.auditSize] as const;
+    const robust = audited.flatMap((id) => auditRobustRecords(dataset, id, ...args));
+    const comparisons = audited.flatMap((id) => auditComparisons(dataset, id, ...args));
+    const curves = curveRecords(dataset, plan.steps, outputs);
+    const auditKeys = new Set(plan.steps.filter((s) => s.role === 'audit').map((s) => s.key));
+    const auditCells = [
+      ...new Set(plan.steps.flatMap((s, i) => (auditKeys.has(s.key) ? outputs[i]!.cells : []))),
+    ];
+    const counts = new Map<number, number>();
+    for (let i = 0; i < plan.auditSize; i++)
+      counts.set(test.labels[i]!, (counts.get(test.labels[i]!) ?? 0) + 1);
+    const checks = plan.auditSize
+      ? sanityChecks({
+          dataset,
+          cells,
+          auditCells,
+          robust,
+          comparisons,
+          curves,
+          labels: { n: plan.auditSize, largestClass: Math.max(0, ...counts.values()) },
+        })
+      : [];
     return {
       note: data.note,
       parts: {
         models: models.records,
-        cells: datasetCells(clean.cells, executed.outputs),
+        cells,
         alignment,
-        robust: robustRecords(dataset, 'fa', executed.outputs, plan.robustEpsilons, nTest),
+        robust,
+        layerAlignment,
+        comparisons,
+        curves,
+        checks,
         computed: executed.computed,
         reused: executed.reused,
       },
@@ -226,6 +270,10 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
     cells: [],
     alignment: [],
     robust: [],
+    layerAlignment: [],
+    comparisons: [],
+    curves: [],
+    checks: [],
     notes: [],
   };
   let computed = 0;
@@ -239,6 +287,10 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
     parts.cells.push(...r.parts.cells);
     parts.alignment.push(...r.parts.alignment);
     parts.robust.push(...r.parts.robust);
+    parts.layerAlignment.push(...r.parts.layerAlignment);
+    parts.comparisons.push(...r.parts.comparisons);
+    parts.curves.push(...r.parts.curves);
+    parts.checks.push(...r.parts.checks);
     computed += r.parts.computed;
     reused += r.parts.reused;
   }
@@ -269,6 +321,7 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
       seconds,
       figures: figureFiles,
       datasetNotes: parts.notes,
+      workers: env.pool?.size ?? 1,
     }),
   );
   return { outDir, results, verdicts, backend, computed, reused };

@@ -4,8 +4,11 @@
  * needs (test split, models, clean masks) comes from a StepContext built on either side.
  */
 import {
+  type AttackFunction,
   type AttackName,
+  type AttackResult,
   attackInfo,
+  autoAttack,
   type BatchReport,
   modelGradient,
   runAttack,
@@ -32,7 +35,8 @@ export interface StepOutput {
  * adversarial batch is also given to every model of `targets` (transfer).
  */
 export interface AttackStepSpec {
-  attack: AttackName;
+  /** A built-in attack, or 'autoattack' (the cascade, run through autoAttack). */
+  attack: AttackName | 'autoattack';
   eps: number;
   source: string;
   /** How the cell's source is tagged: the model's own backward path, its true gradient, or gradient-free. */
@@ -71,6 +75,100 @@ export function predictLabels(model: tfl.LayersModel, x: tf.Tensor): Int32Array 
   return values;
 }
 
+/** Examples of a batch (m examples, row-major) with a value outside `bounds` (float32 slack). */
+export function countOutOfBounds(
+  x: Float32Array,
+  m: number,
+  bounds: readonly [number, number],
+): number {
+  const dim = x.length / m;
+  const lo = bounds[0] - 1e-6;
+  const hi = bounds[1] + 1e-6;
+  let count = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = i * dim, end = j + dim; j < end; j++) {
+      const v = x[j]!;
+      if (!(v >= lo && v <= hi)) {
+        count++;
+        break;
+      }
+    }
+  }
+  return count;
+}
+
+/** Float32 slack of the ball check (AutoAttack's own). */
+export const BALL_SLACK = 1e-5;
+
+/** Per-example labels of a batch's y (class indices, or one-hot rows). */
+function labelsOf(y: unknown): Int32Array {
+  if (y instanceof tf.Tensor) {
+    const t = y.rank === 2 ? tf.argMax(y, -1) : y;
+    const v = Int32Array.from(t.dataSync());
+    if (t !== y) t.dispose();
+    return v;
+  }
+  return Int32Array.from(y as ArrayLike<number>);
+}
+
+/**
+ * AutoAttack as an attack function of runAttack's kind, so the runner batches it, tracks its
+ * progress and reports its norms like any other: the cascade's adversarials (each an in-ball
+ * example that fooled the model, else the clean input), re-predicted here.
+ */
+export const autoAttackFunction: AttackFunction = async (model, x, y, options) => {
+  const { epsilon, version, gradient, seed, signal, bounds } = options as {
+    epsilon: number;
+    version?: 'standard' | 'plus';
+    gradient?: Parameters<typeof autoAttack>[3]['gradient'];
+    seed?: number;
+    signal?: AbortSignal;
+    bounds?: readonly [number, number];
+  };
+  const r = await autoAttack(model, x, y, {
+    epsilon,
+    version: version ?? 'standard',
+    ...(gradient ? { gradient } : {}),
+    ...(seed !== undefined ? { seed } : {}),
+    ...(signal ? { signal } : {}),
+    ...(bounds ? { bounds } : {}),
+  });
+  const labels = labelsOf(y);
+  const lm = model as tfl.LayersModel;
+  const predictions = predictLabels(lm, r.adversarial);
+  const cleanPredictions = predictLabels(lm, x);
+  const [linf, l2] = tf.tidy(() => {
+    const d = tf.reshape(tf.sub(r.adversarial, x), [x.shape[0]!, -1]);
+    return [tf.max(tf.abs(d), 1), tf.norm(d, 'euclidean', 1)];
+  });
+  const out: AttackResult = {
+    attack: 'apgd',
+    variant: 'standard',
+    norm: r.norm,
+    epsilon,
+    bounds: r.bounds,
+    clippedToBounds: true,
+    loss: 'ce',
+    targeted: false,
+    gradientSource: gradient?.label ?? 'own',
+    adversarial: r.adversarial,
+    success: Uint8Array.from(predictions, (p, i) => (p !== labels[i] ? 1 : 0)),
+    predictions,
+    cleanPredictions,
+    labels,
+    target: null,
+    linf: Float32Array.from(linf!.dataSync()),
+    l2: Float32Array.from(l2!.dataSync()),
+    iterations: 0,
+    gradientEvaluations: r.attacks.reduce((a, s) => a + s.gradientEvaluations, 0),
+    queries: r.attacks.reduce((a, s) => a + s.queries, 0),
+    zeroGradientSteps: null,
+    flags: r.flags,
+  };
+  tf.dispose([linf!, l2!]);
+  return out;
+};
+
 /** Runs one attack step with @fa-robust/attacks' runAttack and returns its cells. */
 export async function attackStep(
   ctx: StepContext,
@@ -82,6 +180,10 @@ export async function attackStep(
   const correctAfter: Record<string, Uint8Array> = {};
   let linf = new Float64Array(p.n);
   let l2 = new Float64Array(p.n);
+  // examples with a pixel outside [0, 1] (the paper's equations do not clip), and gradient
+  // evaluations that were exactly zero or not finite (null for gradient-free attacks)
+  let outOfBounds = 0;
+  let gradientCounts: { zero: number; nonFinite: number } | undefined;
   for (const id of [p.source, ...p.targets]) {
     if (!models[id] || !clean[id])
       throw new Error(
@@ -96,7 +198,7 @@ export async function attackStep(
     const gradient = p.trueGradient ? modelGradient(await ctx.twin(), 'true') : undefined;
     const run = await runAttack({
       model: models[p.source]!,
-      attack: p.attack,
+      attack: p.attack === 'autoattack' ? autoAttackFunction : p.attack,
       options: { ...p.options, bounds: [0, 1] },
       ...(gradient ? { gradient } : {}),
       data: take(ctx.test, p.n),
@@ -105,32 +207,43 @@ export async function attackStep(
       seed: ctx.seed,
       ...(hooks.signal ? { signal: hooks.signal } : {}),
       onProgress: (r) => hooks.onProgress?.(r.examplesDone, p.n),
-      ...(p.targets.length
-        ? {
-            onBatch: (b: BatchReport) => {
-              const m = b.result.labels.length;
-              const x = tf.tensor(b.adversarial, [m, ...b.exampleShape]);
-              try {
-                for (const t of p.targets) {
-                  const pt = predictLabels(models[t]!, x);
-                  for (let i = 0; i < m; i++)
-                    correctAfter[t]![b.offset + i] = pt[i] === labels[b.offset + i] ? 1 : 0;
-                }
-              } finally {
-                x.dispose();
-              }
-            },
+      onBatch: (b: BatchReport) => {
+        const m = b.result.labels.length;
+        outOfBounds += countOutOfBounds(b.adversarial, m, [0, 1]);
+        if (!p.targets.length) return;
+        const x = tf.tensor(b.adversarial, [m, ...b.exampleShape]);
+        try {
+          for (const t of p.targets) {
+            const pt = predictLabels(models[t]!, x);
+            for (let i = 0; i < m; i++)
+              correctAfter[t]![b.offset + i] = pt[i] === labels[b.offset + i] ? 1 : 0;
           }
-        : {}),
+        } finally {
+          x.dispose();
+        }
+      },
     });
     const r = run.perEpsilon[0]!;
     correctAfter[p.source] = r.correctAfter;
+    if (r.zeroGradientSteps) {
+      gradientCounts = {
+        zero: r.zeroGradientSteps.filter((v) => v > 0).length,
+        nonFinite: run.flags
+          .filter((f) => f.code === 'non-finite-gradient')
+          .reduce((a, f) => a + (f.count ?? 0), 0),
+      };
+    }
     linf = Float64Array.from(r.linf);
     l2 = Float64Array.from(r.l2);
   }
   const seconds = (performance.now() - started) / 1000;
   const out: StepOutput = { cells: [], masks: [] };
-  const takesVariant = attackInfo(p.attack).options.includes('variant');
+  const takesVariant =
+    p.attack !== 'autoattack' && attackInfo(p.attack).options.includes('variant');
+  // the threat model, checked per cell: every example inside the ball and the pixel range
+  let linfMax = 0;
+  for (const v of linf) if (!(v <= linfMax)) linfMax = v;
+  const inBall = linfMax <= p.eps + BALL_SLACK;
   const add = (model: string, source: string) => {
     const c = resultCell({
       dataset: ctx.dataset,
@@ -141,7 +254,9 @@ export async function attackStep(
       source,
       cleanCorrect: clean[model]!.subarray(0, p.n),
       adversarialCorrect: correctAfter[model]!,
-      perturbation: { linf, l2 },
+      perturbation: { linf, l2, outOfBounds },
+      ...(gradientCounts ? { gradient: gradientCounts } : {}),
+      threat: { inBall, inBounds: outOfBounds === 0 },
       params: p.params,
       seconds,
     });
@@ -149,7 +264,8 @@ export async function attackStep(
     out.masks.push(correctAfter[model]!);
   };
   add(p.source, p.gradientTag);
-  for (const t of p.targets) add(t, transferSource(p.source));
+  const crafted = p.trueGradient ? ('true' as const) : undefined;
+  for (const t of p.targets) add(t, transferSource(p.source, crafted));
   return out;
 }
 

@@ -1,44 +1,54 @@
 import { createResults, type ResultCell, resultCell } from '@fa-robust/metrics';
 import { describe, expect, it } from 'vitest';
+import { auditComparisons, auditRobustRecords } from './assemble.js';
 import { checkClaims, renderReport } from './report.js';
+import type { StepOutput } from './steps.js';
 import { auditVerdict } from './verdict.js';
 
 const N = 200;
-/** A cell whose accuracy is `acc` on N examples (all correct before the attack). */
-function cell(
-  model: string,
-  attack: string,
-  source: string,
-  epsilon: number,
-  acc: number,
-  clean = 0.98,
-): ResultCell {
-  const before = Uint8Array.from({ length: N }, (_, i) => (i < clean * N ? 1 : 0));
-  const after = Uint8Array.from({ length: N }, (_, i) => (i < acc * N ? 1 : 0));
-  return resultCell({
-    dataset: 'mnist',
-    model,
-    attack,
-    epsilon,
-    source,
-    cleanCorrect: before,
-    adversarialCorrect: after,
-    ...(attack === 'none' ? {} : { variant: 'paper' }),
-  });
+/** The first `k` of N examples correct (so two masks overlap as much as they can). */
+const firstK = (k: number) => Uint8Array.from({ length: N }, (_, i) => (i < k ? 1 : 0));
+
+interface Spec {
+  model: string;
+  attack: string;
+  source: string;
+  epsilon: number;
+  /** Accuracy after the attack. */
+  acc: number;
+  clean?: number;
+  /** The cell's perturbation stays in its ball (default true). */
+  inBall?: boolean;
+  variant?: string;
 }
 
-function results(cells: ResultCell[]) {
+function out(s: Spec): StepOutput {
+  const after = firstK(Math.round(s.acc * N));
+  const c = resultCell({
+    dataset: 'mnist',
+    model: s.model,
+    attack: s.attack,
+    epsilon: s.epsilon,
+    source: s.source,
+    cleanCorrect: firstK(Math.round((s.clean ?? 0.98) * N)),
+    adversarialCorrect: after,
+    ...(s.variant ? { variant: s.variant } : {}),
+    ...(s.attack === 'none' ? {} : { threat: { inBall: s.inBall ?? true, inBounds: true } }),
+  });
+  return { cells: [c], masks: [after] };
+}
+
+/** Results whose audit records are assembled from `specs` as the app assembles them. */
+function results(specs: Spec[]) {
+  const outputs = specs.map(out);
+  const steps = specs.map((s) => ({ role: s.variant === 'paper' ? 'paper' : 'audit' }) as const);
+  const eps = [...new Set(specs.filter((s) => s.epsilon > 0).map((s) => s.epsilon))];
+  const ids = ['fa', 'bp'];
   return createResults({
     config: {
       preset: 'quick',
       seed: 1,
-      attacks: {
-        names: ['fgsm', 'bim'],
-        epsilons: [0, 0.3],
-        variant: 'paper',
-        iterations: 10,
-        mu: 0.8,
-      },
+      attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: [0, 0.3] },
     },
     environment: { backend: 'wasm', versions: {} },
     models: ['bp', 'fa', 'bp-surrogate'].map((id) => ({
@@ -46,70 +56,112 @@ function results(cells: ResultCell[]) {
       id,
       method: id === 'fa' ? 'fa' : 'bp',
     })),
-    cells,
+    cells: outputs.flatMap((o) => o.cells) as ResultCell[],
+    robust: ids.flatMap((id) => auditRobustRecords('mnist', id, outputs, steps, eps, N)),
+    comparisons: ids.flatMap((id) => auditComparisons('mnist', id, outputs, steps, eps, N)),
   });
 }
 
-const clean = (m: string, acc = 0.98) => cell(m, 'none', 'none', 0, acc, acc);
+const clean = (model: string, acc = 0.98): Spec => ({
+  model,
+  attack: 'none',
+  source: 'none',
+  epsilon: 0,
+  acc,
+  clean: acc,
+});
+const c = (model: string, attack: string, source: string, acc: number, extra: Partial<Spec> = {}) =>
+  ({ model, attack, source, epsilon: 0.3, acc, ...extra }) as Spec;
 
-describe('audit verdict', () => {
+describe('audit verdict (in-ball cells, paired, McNemar)', () => {
   it('calls it gradient masking when the true gradient beats the feedback path significantly', () => {
     const r = results([
       clean('fa'),
-      cell('fa', 'fgsm', 'own', 0.3, 0.95),
-      cell('fa', 'bim', 'own', 0.3, 0.9),
-      cell('fa', 'fgsm', 'true', 0.3, 0.2),
-      cell('fa', 'bim', 'true', 0.3, 0.01),
-      cell('fa', 'square', 'none', 0.3, 0.5),
-      cell('fa', 'bim', 'transfer:bp-surrogate', 0.3, 0.4),
+      clean('bp'),
+      c('fa', 'fgsm', 'own', 0.95),
+      c('fa', 'bim', 'own', 0.9),
+      c('fa', 'fgsm', 'true', 0.2),
+      c('fa', 'autoattack', 'true', 0.01),
+      c('fa', 'square', 'none', 0.5),
+      c('fa', 'bim', 'transfer:bp-surrogate', 0.4),
     ]);
     const v = auditVerdict(r, 'mnist', 'fa');
     expect(v.verdict).toBe('gradient masking');
-    expect(v.rows[0]!.own!.accuracy).toBeCloseTo(0.9);
-    expect(v.rows[0]!.strongest!.check).toBe('true gradient');
-    expect(v.rows[0]!.strongest!.accuracy).toBeCloseTo(0.01);
-    expect(v.rows[0]!.gap).toBeCloseTo(0.89);
-    expect(v.rows[0]!.significant).toBe(true);
+    const row = v.rows[0]!;
+    expect(row.own!.accuracy).toBeCloseTo(0.9); // the per-example worst of FGSM and BIM
+    expect(row.strongest!.check).toBe('true gradient');
+    expect(row.strongest!.accuracy).toBeCloseTo(0.01);
+    expect(row.gap).toBeCloseTo(0.89);
+    // 178 examples correct under own and wrong under the true gradient, none the other way
+    expect(row.pValue).toBeCloseTo(2 * 0.5 ** 178, 60);
+    expect(row.significant).toBe(true);
     expect(v.summary).toMatch(
-      /true gradient attack takes FA to 1\.0% while its own backward path only reaches 90\.0%/,
+      /the true gradient attacks take FA to 1\.0% while its own backward path only reaches 90\.0% \(gap 89\.0% on the same 200 images/,
     );
+  });
+
+  it('leaves out a cell that leaves its ball: the paper MI-FGSM cannot make or break a verdict', () => {
+    const r = results([
+      clean('fa'),
+      clean('bp'),
+      c('fa', 'bim', 'own', 0.9),
+      c('fa', 'mifgsm', 'own', 0.1, { inBall: false }),
+      c('fa', 'bim', 'true', 0.88),
+      c('fa', 'square', 'none', 0.91),
+    ]);
+    const v = auditVerdict(r, 'mnist', 'fa');
+    expect(v.rows[0]!.own!.accuracy).toBeCloseTo(0.9);
+    expect(v.rows[0]!.own!.attacks).toEqual(['bim/own']);
+    expect(v.verdict).toBe('robust');
   });
 
   it('calls it robust when no check does much better and accuracy holds', () => {
     const r = results([
       clean('fa'),
-      cell('fa', 'bim', 'own', 0.3, 0.9),
-      cell('fa', 'bim', 'true', 0.3, 0.88),
-      cell('fa', 'square', 'none', 0.3, 0.91),
-      cell('fa', 'bim', 'transfer:bp-surrogate', 0.3, 0.93),
+      clean('bp'),
+      c('fa', 'bim', 'own', 0.9),
+      c('fa', 'bim', 'true', 0.88),
+      c('fa', 'square', 'none', 0.91),
+      c('fa', 'bim', 'transfer:bp-surrogate', 0.93),
     ]);
     expect(auditVerdict(r, 'mnist', 'fa').verdict).toBe('robust');
   });
 
-  it('does not call a small gap masking, even when significant, nor a large one that is not', () => {
+  it('does not call a small gap masking, even when significant', () => {
     const r = results([
       clean('fa'),
-      cell('fa', 'bim', 'own', 0.3, 0.2),
-      cell('fa', 'bim', 'true', 0.3, 0.12),
+      clean('bp'),
+      c('fa', 'bim', 'own', 0.2),
+      c('fa', 'bim', 'true', 0.12),
     ]);
-    expect(auditVerdict(r, 'mnist', 'fa').verdict).toBe('not robust');
+    const v = auditVerdict(r, 'mnist', 'fa');
+    expect(v.rows[0]!.significant).toBe(true);
+    expect(v.verdict).toBe('not robust');
   });
 
-  it('is inconclusive without audit cells, and for a model that learned too little', () => {
-    expect(
-      auditVerdict(results([clean('fa'), cell('fa', 'bim', 'own', 0.3, 0.9)]), 'mnist', 'fa')
-        .verdict,
-    ).toBe('inconclusive');
+  it('is inconclusive without audit cells, for a model that learned too little, and when BP itself did not learn', () => {
+    expect(auditVerdict(results([clean('fa'), clean('bp')]), 'mnist', 'fa').verdict).toBe(
+      'inconclusive',
+    );
     const barely = results([
       clean('bp', 0.98),
       clean('fa', 0.15),
-      cell('fa', 'bim', 'own', 0.3, 0.15, 0.15),
-      cell('fa', 'bim', 'true', 0.3, 0, 0.15),
+      c('fa', 'bim', 'own', 0.15, { clean: 0.15 }),
+      c('fa', 'bim', 'true', 0, { clean: 0.15 }),
     ]);
     const v = auditVerdict(barely, 'mnist', 'fa');
     expect(v.verdict).toBe('inconclusive');
     expect(v.summary).toMatch(
       /only 15\.0% clean accuracy \(under 54\.0%, halfway from chance to BP's 98\.0%\)/,
+    );
+    const nothing = results([
+      clean('bp', 0.12),
+      clean('fa', 0.1),
+      c('fa', 'bim', 'own', 0.1, { clean: 0.1 }),
+      c('fa', 'bim', 'true', 0, { clean: 0.1 }),
+    ]);
+    expect(auditVerdict(nothing, 'mnist', 'fa').summary).toMatch(
+      /reference BP model reaches only 12\.0% clean accuracy \(under 20\.0%, 2x chance\)/,
     );
   });
 
@@ -118,8 +170,8 @@ describe('audit verdict', () => {
       results([
         clean('bp', bp),
         clean('fa', fa),
-        cell('fa', 'bim', 'own', 0.3, own, fa),
-        cell('fa', 'bim', 'true', 0.3, strongest, fa),
+        c('fa', 'bim', 'own', own, { clean: fa }),
+        c('fa', 'bim', 'true', strongest, { clean: fa }),
       ]);
     // floor 0.1 + 0.5 * (0.6 - 0.1) = 0.35
     expect(auditVerdict(cifar(0.38, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe(
@@ -133,30 +185,28 @@ describe('audit verdict', () => {
 });
 
 describe('report', () => {
-  it("checks the paper's claims against the numbers, both ways", () => {
+  it("checks the paper's claims on in-ball cells, with the paper's rules beside them", () => {
     const holds = results([
       clean('fa'),
       clean('bp'),
-      cell('fa', 'fgsm', 'own', 0.3, 0.97),
-      cell('fa', 'bim', 'own', 0.3, 0.96),
-      cell('bp', 'fgsm', 'own', 0.3, 0.02),
-      cell('bp', 'bim', 'own', 0.3, 0.0),
-      cell('bp', 'fgsm', 'transfer:fa', 0.3, 0.97),
-      cell('bp', 'bim', 'transfer:fa', 0.3, 0.95),
-      cell('fa', 'bim', 'transfer:bp', 0.3, 0.1),
+      c('fa', 'fgsm', 'own', 0.97),
+      c('fa', 'bim', 'own', 0.96),
+      c('bp', 'bim', 'own', 0.0),
+      c('bp', 'autoattack', 'own', 0.0),
+      c('bp', 'bim', 'transfer:fa', 0.95),
+      c('fa', 'bim', 'transfer:bp', 0.1),
+      // the paper's MI-FGSM: out of its ball, judged only in the paper's column
+      c('fa', 'mifgsm', 'own', 0.2, { variant: 'paper', inBall: false }),
+      c('bp', 'mifgsm', 'transfer:fa', 0.07, { variant: 'paper', inBall: false }),
     ]);
-    const c = checkClaims(holds, ['fgsm', 'bim'], [0.3]);
-    expect(c.map((x) => x.holds)).toEqual([true, true, true, true]);
-    const fails = results([
-      clean('fa'),
-      cell('fa', 'fgsm', 'own', 0.3, 0.3),
-      cell('bp', 'fgsm', 'own', 0.3, 0.5),
-    ]);
-    const d = checkClaims(fails, ['fgsm'], [0.3]);
-    expect(d[0]!.holds).toBe(false);
-    expect(d[0]!.ours).toMatch(/30\.0%/);
-    expect(d[1]!.holds).toBe(false);
-    expect(d[2]!.holds).toBeNull(); // no transfer cells: no claim either way
+    const claims = checkClaims(holds, ['mifgsm'], [0.3]);
+    expect(claims.map((x) => x.holds)).toEqual([true, true, true, true]);
+    expect(claims[0]!.paper!.holds).toBe(false);
+    expect(claims[0]!.paper!.ours).toMatch(/20\.0%/);
+    expect(claims[2]!.ours).toMatch(
+      /BP's lowest accuracy on FA's own-path in-ball examples, eps up to 0\.3: 95\.0%/,
+    );
+    expect(claims[2]!.paper!.holds).toBe(false);
     const md = renderReport(holds, [auditVerdict(holds, 'mnist', 'fa')], {
       command: 'x',
       seconds: 60,
@@ -164,9 +214,14 @@ describe('report', () => {
       datasetNotes: ['mnist: 10 images'],
     });
     expect(md).toMatch(
-      /\| MNIST: BP falls to ~0% accuracy \| BP's accuracy at eps 0\.3 \(worst attack\): 0\.0% \| yes \|/,
+      /\*\*Threat model\.\*\* L∞ balls of radius ε around the first 200 test images/,
+    );
+    expect(md).toMatch(
+      /\| MNIST: BP falls to ~0% accuracy \| BP's robust accuracy at eps 0\.3 \(every in-ball attack, AutoAttack included\): 0\.0% \| yes \|/,
     );
     expect(md).toMatch(/### MNIST: \*\*inconclusive\*\*/);
+    // the paper's out-of-ball cell is marked in the tables
+    expect(md).toMatch(/20\.0%†/);
     expect(md).toMatch(/!\[figures\/a\.png\]\(figures\/a\.png\)/);
   });
 });

@@ -47,6 +47,43 @@ describe('configuration', () => {
     await expect(resolveConfig(['--config', file])).rejects.toThrow(/audit\.gradientFreeSize/);
   });
 
+  it('refuses what only looked valid: inherited keys, an empty number, a seed whose surrogate overflows', async () => {
+    await expect(resolveConfig(['--preset', 'toString'])).rejects.toThrow(
+      /--preset: expected one of 'smoke', 'quick', 'paper', found "toString"/,
+    );
+    await expect(resolveConfig(['--seed='])).rejects.toThrow(
+      /--seed: expected an integer, found ""/,
+    );
+    await expect(resolveConfig(['--test-size='])).rejects.toThrow(/--test-size/);
+    await expect(resolveConfig(['--seed', String(2 ** 32 - 1000)])).rejects.toThrow(
+      /seed: expected an integer in \[0, 4294966295\] \(the surrogate uses seed \+ 1000\)/,
+    );
+    expect((await resolveConfig(['--seed', '4294966295'])).config.seed).toBe(4294966295);
+    const dir = await mkdtemp(join(tmpdir(), 'repro-args-'));
+    const file = join(dir, 'c.json');
+    for (const bad of [{ constructor: 1 }, { train: { hasOwnProperty: 2 } }]) {
+      await writeFile(file, JSON.stringify(bad));
+      await expect(resolveConfig(['--config', file])).rejects.toThrow(
+        /expected one of the known fields/,
+      );
+    }
+  });
+
+  it('resolves --out and --data-dir against the folder the user ran the command from (INIT_CWD)', async () => {
+    const before = process.env.INIT_CWD;
+    process.env.INIT_CWD = '/home/someone/project';
+    try {
+      const { config } = await resolveConfig(['--out', 'runs/a', '--data-dir', '../data']);
+      expect(config.outDir).toBe('/home/someone/project/runs/a');
+      expect(config.dataDir).toBe('/home/someone/data');
+      // the default output folder stays the app's own
+      expect((await resolveConfig([])).config.outDir).toBe('out/paper');
+    } finally {
+      if (before === undefined) delete process.env.INIT_CWD;
+      else process.env.INIT_CWD = before;
+    }
+  });
+
   it('every preset is valid', () => {
     for (const p of Object.values(PRESETS)) expect(validateConfig(structuredClone(p))).toEqual(p);
   });

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ConfigError,
@@ -40,13 +41,14 @@ Options (each overrides the preset, then the --config file):
 
 const intOrAll = (flag: string, v: string): number | null => {
   if (v === 'all') return null;
-  const n = Number(v);
+  const n = v.trim() === '' ? Number.NaN : Number(v);
   if (!Number.isInteger(n) || n < 1)
     throw new ConfigError(flag, "a positive integer or 'all'", v, 'flags');
   return n;
 };
 const int = (flag: string, v: string): number => {
-  const n = Number(v);
+  // (Number('') is 0: '--seed=' must not mean seed 0)
+  const n = v.trim() === '' ? Number.NaN : Number(v);
   if (!Number.isInteger(n)) throw new ConfigError(flag, 'an integer', v, 'flags');
   return n;
 };
@@ -119,7 +121,7 @@ export async function resolveConfig(
   // The preset is the base: --preset, else the config file's "preset", else 'paper'.
   const presetName =
     (v.preset as string | undefined) ?? (fileJson?.preset as string | undefined) ?? 'paper';
-  if (!(presetName in PRESETS)) {
+  if (!Object.hasOwn(PRESETS, presetName)) {
     throw new ConfigError(
       v.preset ? '--preset' : 'preset',
       "one of 'smoke', 'quick', 'paper'",
@@ -134,9 +136,16 @@ export async function resolveConfig(
   }
 
   const flags: Record<string, unknown> = {};
-  if (typeof v['data-dir'] === 'string') flags.dataDir = v['data-dir'];
+  // paths on the command line are the user's: relative to where they ran the command, which
+  // pnpm and npm pass as INIT_CWD (they run the script in apps/repro)
+  const userCwd = process.env.INIT_CWD || process.cwd();
+  const userPath = (flag: string, p: string) => {
+    if (p.trim() === '') throw new ConfigError(flag, 'a folder path', p, 'flags');
+    return resolve(userCwd, p);
+  };
+  if (typeof v['data-dir'] === 'string') flags.dataDir = userPath('--data-dir', v['data-dir']);
   if (v['no-download']) flags.download = false;
-  if (typeof v.out === 'string') flags.outDir = v.out;
+  if (typeof v.out === 'string') flags.outDir = userPath('--out', v.out);
   if (typeof v.datasets === 'string') flags.datasets = csv(v.datasets);
   if (typeof v.seed === 'string') flags.seed = int('--seed', v.seed);
   if (typeof v.backend === 'string') flags.backend = v.backend;

@@ -39,7 +39,10 @@ export function datasetCells(
       const s = steps?.[i];
       if (s && (s.role === 'curve' || seen.has(s.key))) return [];
       if (s) seen.add(s.key);
-      return o.cells;
+      // every attack cell states the norm of the ball it claims (older stored steps did not)
+      return o.cells.map((c) =>
+        c.norm || c.attack === 'none' ? c : { ...c, norm: 'linf' as const },
+      );
     }),
   ];
 }

@@ -243,6 +243,9 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
   },
 };
 
+/** The largest seed: the BP surrogate's seed + 1000 must still be a 32-bit unsigned integer. */
+export const MAX_SEED = 2 ** 32 - 1 - 1000;
+
 export class ConfigError extends Error {
   override name = 'ConfigError';
   constructor(
@@ -279,7 +282,8 @@ export function mergeConfig(
     const out: Record<string, unknown> = { ...b };
     for (const [k, v] of Object.entries(o)) {
       const p = path ? `${path}.${k}` : k;
-      if (!(k in b))
+      // own keys only: 'constructor' or 'hasOwnProperty' are not fields of a config
+      if (!Object.hasOwn(b, k))
         throw new ConfigError(
           p,
           `one of the known fields (${Object.keys(b).join(', ')})`,
@@ -346,7 +350,9 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   if (typeof c.download !== 'boolean') throw err('download', 'true or false', c.download);
   if (typeof c.outDir !== 'string' || c.outDir === '')
     throw err('outDir', 'a folder path', c.outDir);
-  int('seed', c.seed, 0);
+  // the BP surrogate trains with seed + 1000: both must be 32-bit seeds
+  if (typeof c.seed !== 'number' || !Number.isInteger(c.seed) || c.seed < 0 || c.seed > MAX_SEED)
+    throw err('seed', `an integer in [0, ${MAX_SEED}] (the surrogate uses seed + 1000)`, c.seed);
   oneOf('backend', c.backend, ['auto', 'tensorflow', 'wasm', 'cpu'] as const);
   if (
     c.workers !== 'auto' &&

@@ -250,6 +250,7 @@ export async function attackStep(
       model,
       attack: p.attack,
       ...(takesVariant ? { variant: p.params.variant as string } : {}),
+      norm: 'linf',
       epsilon: p.eps,
       source,
       cleanCorrect: clean[model]!.subarray(0, p.n),

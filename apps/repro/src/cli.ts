@@ -56,7 +56,9 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
-    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    // a user's situation (the folder is another run's) is a sentence, not a stack trace
+    if (e instanceof Error && e.name === 'RunLockedError') console.error(`repro: ${e.message}`);
+    else console.error(e instanceof Error ? (e.stack ?? e.message) : e);
     process.exit(1);
   },
 );

@@ -403,6 +403,11 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
       "The paper's own update rules (its MI-FGSM reaches 10·ε; its FGSM and BIM leave [0, 1]) are run on its grid for its figures only, and marked where they leave the threat model.",
     '',
   );
+  if (cfg.preset === 'smoke')
+    out.push(
+      '> **A smoke run: its numbers mean nothing.** It trains on 512 images for one epoch and attacks a few dozen, to check that every part of the study runs end to end in a minute. Its models are near chance, so its verdicts say so (inconclusive). Run the `quick` or `paper` preset for numbers.',
+      '',
+    );
   if (meta.datasetNotes.length)
     out.push('Data:', '', ...meta.datasetNotes.map((n) => `- ${n}`), '');
   out.push(

@@ -1,12 +1,12 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type BackendInfo, setupBackend } from '@fa-robust/backend';
 import { alignment as layerAngles } from '@fa-robust/fa-layers';
 import { resolveWorkerCount } from '@fa-robust/fa-layers/node';
-import { type Results, toCsv, writeFigures, writeResults } from '@fa-robust/metrics';
+import { type Results, toCsv, validateResults, writeFigures } from '@fa-robust/metrics';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type AlignmentRecord,
@@ -28,7 +28,7 @@ import { WorkerPool } from './pool.js';
 import { progressBoard } from './progress.js';
 import { renderReport } from './report.js';
 import { stepContext } from './steps.js';
-import { CellStore, writeFileAtomic } from './store.js';
+import { CellStore, lockOutput, writeFileAtomic } from './store.js';
 import { type AuditVerdict, auditVerdict } from './verdict.js';
 import type { WorkerJob } from './worker.js';
 
@@ -106,6 +106,21 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
   const started = performance.now();
   const outDir = resolve(options.cwd ?? process.cwd(), config.outDir);
   await mkdir(outDir, { recursive: true });
+  const lock = await lockOutput(outDir, options.command);
+  try {
+    return await runLocked(config, options, outDir, log, started);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function runLocked(
+  config: ReproConfig,
+  options: RunOptions,
+  outDir: string,
+  log: (line: string) => void,
+  started: number,
+): Promise<RunOutput> {
   const backend = await setupBackend({ backend: config.backend });
   log(`backend: ${backend.name} (${backend.reason}${backend.simd ? ', SIMD' : ''})`);
   let nWorkers = resolveWorkers(config.workers, backend.name);
@@ -262,6 +277,10 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
   const { log, started, outDir, backend } = env;
   const board = progressBoard();
   const store = await CellStore.open(join(outDir, 'cells'));
+  for (const f of store.setAside)
+    log(
+      `${f}: unreadable (hand-edited or truncated); set aside as ${f}.unreadable, its step is computed again`,
+    );
   if (store.size) log(`resuming: ${store.size} finished steps found in ${join(outDir, 'cells')}`);
   await writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
 
@@ -305,16 +324,26 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
       platform: `${process.platform}-${process.arch}`,
     },
   });
-  await writeResults(join(outDir, 'results.json'), results);
+  // every output is written whole or not at all (a temporary name, then a rename), and the
+  // figures folder is replaced as one: it holds exactly the figures of these results
+  validateResults(results);
+  await writeFileAtomic(join(outDir, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
   await writeFileAtomic(join(outDir, 'results.csv'), toCsv(results));
-  const figureFiles = (await writeFigures(results, join(outDir, 'figures'))).map((f) =>
-    f.replace(`${outDir}/`, ''),
+  const figuresDir = join(outDir, 'figures');
+  const staging = `${figuresDir}.tmp-${process.pid}`;
+  await rm(staging, { recursive: true, force: true });
+  const figureFiles = (await writeFigures(results, staging)).map((f) =>
+    f.replace(`${staging}/`, 'figures/'),
   );
+  const old = `${figuresDir}.old-${process.pid}`;
+  if (existsSync(figuresDir)) await rename(figuresDir, old);
+  await rename(staging, figuresDir);
+  await rm(old, { recursive: true, force: true });
   const verdicts = [...new Set(parts.models.map((m) => m.dataset))].map((d) =>
     auditVerdict(results, d, 'fa'),
   );
   const seconds = (performance.now() - started) / 1000;
-  await writeFile(
+  await writeFileAtomic(
     join(outDir, 'REPORT.md'),
     renderReport(results, verdicts, {
       command: options.command,

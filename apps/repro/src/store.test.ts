@@ -1,9 +1,11 @@
-import { mkdtemp, readdir, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDuration, progress } from './progress.js';
-import { CellStore, hash } from './store.js';
+import { CellStore, hash, lockOutput } from './store.js';
 
 describe('CellStore', () => {
   it('persists cells across reopenings and computes each once', async () => {
@@ -26,16 +28,18 @@ describe('CellStore', () => {
     expect(calls).toBe(1);
   });
 
-  it('drops interrupted temporary writes and unreadable cells on open', async () => {
+  it('drops interrupted temporary writes and sets unreadable cells aside on open', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'repro-store-'));
     const s = await CellStore.open(dir);
     await s.put('k1', 1);
-    await writeFile(join(dir, 'k2-abc.json.tmp-123-xyz'), '{"key":"k2","val');
+    await writeFile(join(dir, 'k2-abc.json.tmp-999999999-xyz'), '{"key":"k2","val');
     await writeFile(join(dir, 'k3-abc.json'), '{"key":"k3","val');
     const again = await CellStore.open(dir);
     expect(again.size).toBe(1);
     expect(again.get('k1')).toBe(1);
-    expect((await readdir(dir)).length).toBe(1);
+    const files = await readdir(dir);
+    expect(files).toHaveLength(2);
+    expect(files).toContain('k3-abc.json.unreadable');
   });
 
   it('hashes objects independently of key order', () => {
@@ -72,5 +76,42 @@ describe('progress', () => {
     expect(formatDuration(125)).toBe('2m05s');
     expect(formatDuration(7300)).toBe('2h01m');
     expect(formatDuration(Number.NaN)).toBe('?');
+  });
+});
+
+describe("the output folder lock and the store's care for others' files", () => {
+  it('refuses a second run on the folder while the first lives, names it, and takes over a dead one', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-lock-'));
+    const first = await lockOutput(dir, 'first run');
+    await expect(lockOutput(dir, 'second run')).rejects.toThrow(
+      new RegExp(
+        `in use by another repro run \\(pid ${process.pid} on ${hostname()}, started .*: first run\\); wait for it`,
+      ),
+    );
+    await first.release();
+    const again = await lockOutput(dir, 'third run');
+    await again.release();
+    // a lock left by a process that is gone (kill -9) is taken over
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const dead = Number(child.stdout.toString());
+    await writeFile(join(dir, '.repro.lock'), JSON.stringify({ pid: dead, host: hostname() }));
+    const taken = await lockOutput(dir, 'after a crash');
+    expect(JSON.parse(await readFile(join(dir, '.repro.lock'), 'utf8')).pid).toBe(process.pid);
+    await taken.release();
+    expect(existsSync(join(dir, '.repro.lock'))).toBe(false);
+  });
+
+  it("keeps a live writer's temporary file, removes a dead one's, and sets an unreadable step aside", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-store-'));
+    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    const dead = Number(child.stdout.toString());
+    await writeFile(join(dir, `a.json.tmp-${process.pid}-x`), '{');
+    await writeFile(join(dir, `b.json.tmp-${dead}-y`), '{');
+    await writeFile(join(dir, 'c.json'), '{"key": "c", "value": ');
+    const store = await CellStore.open(dir);
+    const files = (await readdir(dir)).sort();
+    expect(files).toEqual([`a.json.tmp-${process.pid}-x`, 'c.json.unreadable']);
+    expect(store.setAside).toEqual([join(dir, 'c.json')]);
+    expect(store.size).toBe(0);
   });
 });

@@ -1,4 +1,5 @@
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { hash } from './hash.js';
 
@@ -17,12 +18,20 @@ export class CellStore {
     private readonly cells: Map<string, unknown>,
   ) {}
 
-  static async open(dir: string): Promise<CellStore> {
+  /**
+   * Reads every stored step of `dir`. A temporary file is removed only when its writer (the
+   * pid in its name) is gone: another live run's write in progress is left alone. A file that
+   * does not parse (hand-edited, truncated by a disk error) is set aside as `<name>.unreadable`
+   * and named in `setAside`, so its step is recomputed and nothing is deleted.
+   */
+  static async open(dir: string): Promise<CellStore & { setAside: string[] }> {
     await mkdir(dir, { recursive: true });
     const cells = new Map<string, unknown>();
+    const setAside: string[] = [];
     for (const f of await readdir(dir)) {
       if (f.includes('.tmp-')) {
-        await rm(join(dir, f), { force: true }); // a write that a crash interrupted
+        const pid = Number(/\.tmp-(\d+)-/.exec(f)?.[1]);
+        if (!isAlive(pid)) await rm(join(dir, f), { force: true }); // a write a crash interrupted
         continue;
       }
       if (!f.endsWith('.json')) continue;
@@ -31,12 +40,22 @@ export class CellStore {
           key: string;
           value: unknown;
         };
-        if (typeof key === 'string') cells.set(key, value);
+        if (typeof key !== 'string') throw new Error('no key');
+        cells.set(key, value);
       } catch {
-        await rm(join(dir, f), { force: true }); // unreadable: recompute it
+        await rename(join(dir, f), join(dir, `${f}.unreadable`));
+        setAside.push(join(dir, f));
       }
     }
-    return new CellStore(dir, cells);
+    return Object.assign(new CellStore(dir, cells), { setAside });
+  }
+
+  /** Forgets a stored step (its file is set aside as unreadable): it is computed again. */
+  async setAsideKey(key: string): Promise<string> {
+    const file = join(this.dir, `${fileKey(key)}.json`);
+    this.cells.delete(key);
+    await rename(file, `${file}.unreadable`).catch(() => {});
+    return file;
   }
 
   get size(): number {
@@ -87,4 +106,70 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
 
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   await writeFileAtomic(path, `${JSON.stringify(value, null, 1)}\n`);
+}
+
+/** Whether a process of this host is running (false for a pid that is not a number). */
+function isAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Another run holds the output folder. */
+export class RunLockedError extends Error {
+  override name = 'RunLockedError';
+}
+
+export interface RunLock {
+  release(): Promise<void>;
+}
+
+/**
+ * Takes the output folder for this run: `<dir>/.repro.lock` holds its pid, host and start.
+ * A second run on the same folder is refused, naming the first, while that one lives; a lock
+ * whose process is gone (a crash, kill -9) is taken over. A lock of another host cannot be
+ * checked and is refused, saying how to clear it.
+ */
+export async function lockOutput(dir: string, command: string): Promise<RunLock> {
+  const file = join(dir, '.repro.lock');
+  const me = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const h = await open(file, 'wx');
+      try {
+        await h.writeFile(`${JSON.stringify(me)}\n`);
+      } finally {
+        await h.close();
+      }
+      return {
+        release: async () => {
+          const held = await readFile(file, 'utf8').catch(() => '');
+          if (held.includes(`"pid":${me.pid},`)) await rm(file, { force: true });
+        },
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    let other: { pid?: number; host?: string; started?: string; command?: string } = {};
+    try {
+      other = JSON.parse(await readFile(file, 'utf8'));
+    } catch {
+      // unreadable: a crash during its write; take it over
+    }
+    const sameHost = other.host === me.host;
+    if (other.pid != null && (!sameHost || isAlive(other.pid))) {
+      throw new RunLockedError(
+        `${dir} is in use by another repro run (pid ${other.pid} on ${other.host}, started ${other.started}: ${other.command ?? '?'}); ` +
+          (sameHost
+            ? 'wait for it to finish, or give this run another --out'
+            : `it cannot be checked from this host: if that run is over, delete ${file}`),
+      );
+    }
+    await rm(file, { force: true }); // its run is gone
+  }
+  throw new RunLockedError(`${dir}: could not take ${file}`);
 }

@@ -14,7 +14,8 @@ export interface LayerAlignment {
   /**
    * The angle in degrees between W and B (the matrix the layer sends the error back through,
    * in W's shape: the angle between W^T and B^T is the same). 0 means backprop; about 90 an
-   * unrelated random B. null in dfa, whose B_dfa has another shape.
+   * unrelated random B. null in dfa, whose B_dfa has another shape, and when W or B is exactly
+   * zero (no direction: e.g. a zero-initialised kernel), or holds non-finite values.
    */
   angle: number | null;
 }
@@ -27,10 +28,23 @@ export function currentFeedback(layer: FaDense | FaConv2D): tf.Tensor | null {
   return layer.feedbackState.feedbackMatrix(layer.kernel!.read());
 }
 
-function angleOf(a: tf.Tensor, b: tf.Tensor): tf.Scalar {
+/**
+ * The device's angle (acos of the cosine clipped to [-1, 1]) when it is defined, else NaN: when
+ * either norm is 0 (a zero vector has no direction) or the cosine is not finite (NaN or infinite
+ * values, an overflowing norm). Tested here, in JS, so that every backend agrees: wasm's
+ * `clipByValue(NaN, -1, 1)` is -1, which made such a pair 180 degrees.
+ */
+function definedAngle(angle: number, normA: number, normB: number, cos: number): number {
+  return normA > 0 && normB > 0 && Number.isFinite(cos) ? angle : Number.NaN;
+}
+
+/** [angle in degrees, |a|, |b|, cos before clipping] of two tensors, flattened. */
+function angleOf(a: tf.Tensor, b: tf.Tensor): tf.Tensor1D {
   return tf.tidy(() => {
-    const cos = tf.div(tf.sum(tf.mul(a, b)), tf.mul(tf.norm(a), tf.norm(b)));
-    return tf.mul(tf.acos(tf.clipByValue(cos, -1, 1)), 180 / Math.PI) as tf.Scalar;
+    const [na, nb] = [tf.norm(a), tf.norm(b)];
+    const cos = tf.div(tf.sum(tf.mul(a, b)), tf.mul(na, nb));
+    const angle = tf.mul(tf.acos(tf.clipByValue(cos, -1, 1)), 180 / Math.PI);
+    return tf.stack([angle, na, nb, cos]) as tf.Tensor1D;
   });
 }
 
@@ -45,10 +59,15 @@ export function alignment(model: tfl.LayersModel): LayerAlignment[] {
   return feedbackLayers(model).map((layer) => {
     const b = currentFeedback(layer);
     if (b == null) return { layer: layer.name, feedback: layer.feedbackState.mode, angle: null };
-    const angle = angleOf(layer.kernel!.read(), b);
-    const value = angle.dataSync()[0]!;
-    tf.dispose([angle, b]);
-    return { layer: layer.name, feedback: layer.feedbackState.mode, angle: value };
+    const parts = angleOf(layer.kernel!.read(), b);
+    const [angle, normW, normB, cos] = parts.dataSync() as Float32Array;
+    tf.dispose([parts, b]);
+    const value = definedAngle(angle!, normW!, normB!, cos!);
+    return {
+      layer: layer.name,
+      feedback: layer.feedbackState.mode,
+      angle: Number.isNaN(value) ? null : value,
+    };
   });
 }
 
@@ -63,23 +82,28 @@ export interface GradientAngles {
   /**
    * Per image, the angle in degrees between the input gradient of the cross-entropy along the
    * model's backward path (what a gradient attack on the model sees) and the true input
-   * gradient (the backprop twin's). NaN for an image where either gradient is exactly zero.
+   * gradient (the backprop twin's). NaN for an image where either gradient is exactly zero (a
+   * saturated softmax, dead ReLUs) or not finite, on every backend.
    */
   angles: Float32Array;
-  /** The mean over the images whose angle is defined. */
+  /** The mean over the images whose angle is defined (not NaN); NaN when none is. */
   mean: number;
 }
 
-/** Per-row angle in degrees between two [n, ...] tensors. */
-function rowAngles(a: tf.Tensor, b: tf.Tensor): tf.Tensor1D {
+/**
+ * Per-row [angle in degrees, |a|, |b|, cos before clipping] of two [n, ...] tensors, as a
+ * [4, n] tensor (one device read per batch); definedAngle() makes the angle of a zero row NaN.
+ */
+function rowAngles(a: tf.Tensor, b: tf.Tensor): tf.Tensor2D {
   return tf.tidy(() => {
     const n = a.shape[0]!;
     const a2 = tf.reshape(a, [n, -1]);
     const b2 = tf.reshape(b, [n, -1]);
     const dot = tf.sum(tf.mul(a2, b2), 1);
-    const norms = tf.mul(tf.norm(a2, 'euclidean', 1), tf.norm(b2, 'euclidean', 1));
-    const cos = tf.clipByValue(tf.div(dot, norms), -1, 1);
-    return tf.mul(tf.acos(cos), 180 / Math.PI) as tf.Tensor1D;
+    const [na, nb] = [tf.norm(a2, 'euclidean', 1), tf.norm(b2, 'euclidean', 1)];
+    const rawCos = tf.div(dot, tf.mul(na, nb));
+    const angle = tf.mul(tf.acos(tf.clipByValue(rawCos, -1, 1)), 180 / Math.PI);
+    return tf.stack([angle, na, nb, rawCos]) as tf.Tensor2D;
   });
 }
 
@@ -180,8 +204,16 @@ export async function inputGradientAngles(
         const g = gradientPair(model, twin, xb, tf.slice(y, start, size), 'sum');
         return rowAngles(g.own, g.true);
       });
-      angles.set(await batchAngles.data(), start);
+      const parts = (await batchAngles.data()) as Float32Array;
       batchAngles.dispose();
+      for (let i = 0; i < size; i++) {
+        angles[start + i] = definedAngle(
+          parts[i]!,
+          parts[size + i]!,
+          parts[2 * size + i]!,
+          parts[3 * size + i]!,
+        );
+      }
     }
   } finally {
     if (options.twin == null) twin.dispose();

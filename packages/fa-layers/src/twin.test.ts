@@ -172,6 +172,31 @@ describe('alignment', () => {
       model.dispose();
     }
   });
+  it.each(['wasm', 'cpu'])(
+    'on %s: null, not 180 degrees, for a layer whose W or B is exactly zero',
+    async (backend) => {
+      // wasm is what these tests run on, and where clipByValue(NaN, -1, 1) gives -1
+      await tf.setBackend(backend);
+      try {
+        for (const feedback of ['bp', 'fa', 'usf'] as const) {
+          const model = tfl.sequential({
+            layers: [
+              dense({ units: 4, feedback, seed: 1, inputShape: [3], name: 'zero' }),
+              dense({ units: 2, feedback, seed: 2, name: 'kept' }),
+            ],
+          });
+          const layer = model.getLayer('zero') as ReturnType<typeof dense>;
+          layer.kernel!.write(tf.zerosLike(layer.kernel!.read()));
+          const [zero, kept] = alignment(model);
+          expect(zero!.angle).toBeNull(); // usf: B = sign(W) * scale is zero too
+          expect(Number.isFinite(kept!.angle)).toBe(true);
+          model.dispose();
+        }
+      } finally {
+        await tf.setBackend('wasm');
+      }
+    },
+  );
 });
 
 describe('inputGradientAngles', () => {
@@ -226,6 +251,41 @@ describe('inputGradientAngles', () => {
     model.dispose();
     twin.dispose();
   });
+  it.each(['wasm', 'cpu'])(
+    'on %s: NaN, not 180 degrees, for an image whose gradient is exactly zero, left out of the mean',
+    async (backend) => {
+      // wasm is what these tests run on, and where clipByValue(NaN, -1, 1) gives -1
+      await tf.setBackend(backend);
+      try {
+        // A ReLU layer with zero biases: an all-zero image gives pre-activations of exactly 0,
+        // where the ReLU's derivative is 0 (dead ReLUs), so both of its input gradients are zero.
+        const model = tfl.sequential({
+          layers: [
+            dense({ units: 6, activation: 'relu', feedback: 'fa', seed: 3, inputShape: [5] }),
+            dense({ units: 10, feedback: 'fa', seed: 4 }),
+          ],
+        });
+        const x = tf.concat([tf.zeros([1, 5]), tf.abs(seededTensor([2, 5], 58))]);
+        const g = await inputGradients(model, x, labels);
+        expect(maxAbs(values(g.own).subarray(0, 5))).toBe(0);
+        expect(maxAbs(values(g.true).subarray(0, 5))).toBe(0);
+        for (const batchSize of [1, 3]) {
+          const { angles, mean } = await inputGradientAngles(model, x, labels, { batchSize });
+          expect(angles[0]).toBeNaN();
+          expect(Number.isFinite(angles[1]) && Number.isFinite(angles[2])).toBe(true);
+          expect(mean).toBeCloseTo((angles[1]! + angles[2]!) / 2, 4);
+        }
+        const allZero = tf.zeros([3, 5]);
+        const none = await inputGradientAngles(model, allZero, labels);
+        expect([...none.angles].every(Number.isNaN)).toBe(true);
+        expect(none.mean).toBeNaN();
+        tf.dispose([g.own, g.true, x, allZero]);
+        model.dispose();
+      } finally {
+        await tf.setBackend('wasm');
+      }
+    },
+  );
 });
 
 describe('inputGradients', () => {

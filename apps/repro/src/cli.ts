@@ -4,6 +4,9 @@ import { resolveConfig, USAGE } from './args.js';
 import { ConfigError } from './config.js';
 import { runRepro } from './run.js';
 
+/** Errors that describe the user's situation: a sentence, not a stack trace (exit 1). */
+const USER_ERRORS = ['RunLockedError', 'NoDataError', 'OutputFolderError'];
+
 async function main(argv: string[]): Promise<number> {
   let config: Awaited<ReturnType<typeof resolveConfig>>['config'];
   try {
@@ -43,6 +46,12 @@ async function main(argv: string[]): Promise<number> {
     );
     for (const v of out.verdicts) console.log(`  ${v.dataset}: ${v.verdict} — ${v.summary}`);
     console.log(`  wrote ${rel}/REPORT.md, results.json, results.csv and figures/`);
+    if (out.failed.length) {
+      console.error(
+        `repro: ${out.failed.join(', ')} could not be loaded (see the notes above); the other datasets are done`,
+      );
+      return 1;
+    }
     return 0;
   } catch (e) {
     if (controller.signal.aborted) {
@@ -57,7 +66,7 @@ main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
     // a user's situation (the folder is another run's) is a sentence, not a stack trace
-    if (e instanceof Error && e.name === 'RunLockedError') console.error(`repro: ${e.message}`);
+    if (e instanceof Error && USER_ERRORS.includes(e.name)) console.error(`repro: ${e.message}`);
     else console.error(e instanceof Error ? (e.stack ?? e.message) : e);
     process.exit(1);
   },

@@ -1,13 +1,21 @@
 /** Phase 1 of a dataset's study: its data, from the configured folder, the cache or a download. */
+import { stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import { loadCifar10, loadMnist, MissingDataError, type Split } from '@fa-robust/datasets';
+import {
+  DatasetError,
+  loadCifar10,
+  loadMnist,
+  MissingDataError,
+  type Split,
+} from '@fa-robust/datasets';
 import type { DatasetName, ReproConfig } from './config.js';
 
 const LOADERS = { mnist: loadMnist, cifar10: loadCifar10 } as const;
 
 export type LoadedData =
   | { train?: Split; test: Split; note: string; skipped?: false }
-  | { skipped: true; note: string };
+  /** `failed`: the data is there but could not be read (corrupt, unreadable), not just absent. */
+  | { skipped: true; failed: boolean; note: string };
 
 /**
  * Loads `dataset` with the configured sizes. Data that is not to be had (MissingDataError)
@@ -20,9 +28,27 @@ export async function loadData(
 ): Promise<LoadedData> {
   const trainSize = config.train.size ?? undefined;
   const testSize = config.testSize ?? undefined;
+  const dataDir = config.dataDir ? resolve(options.cwd, config.dataDir) : null;
+  if (dataDir) {
+    // a data folder that is not one is the user's mistake: say so, do not fall through to a download
+    const s = await stat(dataDir).catch((e: NodeJS.ErrnoException) => e);
+    if (s instanceof Error || !s.isDirectory()) {
+      const what =
+        s instanceof Error
+          ? s.code === 'ENOENT'
+            ? 'does not exist'
+            : `cannot be read (${s.code})`
+          : 'is a file, not a folder';
+      return {
+        skipped: true,
+        failed: true,
+        note: `${dataset}: skipped, the data folder ${dataDir} ${what} (--data-dir or dataDir: a folder holding ${dataset === 'mnist' ? 'mnist/*.gz' : 'cifar10/cifar-10-batches-bin/*.bin'})`,
+      };
+    }
+  }
   try {
     const loaded = await LOADERS[dataset]({
-      ...(config.dataDir ? { dataDir: resolve(options.cwd, config.dataDir) } : {}),
+      ...(dataDir ? { dataDir } : {}),
       download: config.download,
       limit: {
         ...(trainSize ? { train: trainSize } : {}),
@@ -38,9 +64,19 @@ export async function loadData(
     return { ...data, note };
   } catch (e) {
     if (e instanceof MissingDataError) {
+      // the loader's whole message: which files, where it looked, where to put them
       return {
         skipped: true,
-        note: `${dataset}: skipped, data not available (${e.message.split('\n')[0]})`,
+        failed: false,
+        note: `${dataset}: skipped, data not available: ${e.message.split('\n').join(' ').replace(/\s+/g, ' ')}`,
+      };
+    }
+    const code = (e as NodeJS.ErrnoException).code;
+    if (e instanceof DatasetError || code === 'EACCES' || code === 'EISDIR' || code === 'EPERM') {
+      return {
+        skipped: true,
+        failed: true,
+        note: `${dataset}: could not be loaded: ${(e as Error).message.split('\n')[0]}${code === 'EACCES' ? ' (permission denied: make the file readable)' : ''}`,
       };
     }
     throw e;

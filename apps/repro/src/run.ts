@@ -1,5 +1,5 @@
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { constants, existsSync } from 'node:fs';
+import { access, mkdir, rename, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -48,7 +48,19 @@ export interface RunOptions {
   signal?: AbortSignal;
 }
 
+/** The output folder cannot be used (a file, not writable, a full disk). */
+export class OutputFolderError extends Error {
+  override name = 'OutputFolderError';
+}
+
+/** No dataset of the study could be loaded: nothing to run. */
+export class NoDataError extends Error {
+  override name = 'NoDataError';
+}
+
 export interface RunOutput {
+  /** Datasets whose data was there but could not be read (corrupt or unreadable files). */
+  failed: string[];
   outDir: string;
   results: Results;
   verdicts: AuditVerdict[];
@@ -105,7 +117,21 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
   const log = options.log ?? ((l: string) => console.log(l));
   const started = performance.now();
   const outDir = resolve(options.cwd ?? process.cwd(), config.outDir);
-  await mkdir(outDir, { recursive: true });
+  try {
+    await mkdir(outDir, { recursive: true });
+    await access(outDir, constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'EEXIST' || code === 'ENOTDIR'
+        ? 'is a file (or lies under one), not a folder'
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? 'is not writable'
+          : code === 'ENOSPC'
+            ? 'is on a full disk'
+            : `cannot be made (${code ?? (e as Error).message})`;
+    throw new OutputFolderError(`the output folder ${outDir} ${why}: give --out another folder`);
+  }
   const lock = await lockOutput(outDir, options.command);
   try {
     return await runLocked(config, options, outDir, log, started);
@@ -173,7 +199,7 @@ async function runDataset(
   // 1. data
   const data = await loadData(config, dataset, { cwd: options.cwd ?? process.cwd(), signal });
   log(data.note);
-  if (data.skipped) return { note: data.note, parts: null };
+  if (data.skipped) return { note: data.note, parts: null, failed: data.failed };
   const { test } = data;
   const nTest = test.shape[0];
   const plan = planDataset(config, dataset, nTest);
@@ -254,6 +280,7 @@ async function runDataset(
       : [];
     return {
       note: data.note,
+      failed: false,
       parts: {
         models: models.records,
         cells,
@@ -297,10 +324,12 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
   };
   let computed = 0;
   let reused = 0;
+  const failed: string[] = [];
   for (const dataset of config.datasets) {
     options.signal?.throwIfAborted();
     const r = await runDataset(config, dataset, options, { ...env, store, board });
     parts.notes.push(r.note);
+    if (r.failed) failed.push(dataset);
     if (!r.parts) continue;
     parts.models.push(...r.parts.models);
     parts.cells.push(...r.parts.cells);
@@ -314,6 +343,11 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
     reused += r.parts.reused;
   }
 
+  if (parts.models.length === 0) {
+    throw new NoDataError(
+      `no dataset could be loaded, so there is nothing to run:\n${parts.notes.map((n) => `  - ${n}`).join('\n')}`,
+    );
+  }
   const results = studyResults({
     ...parts,
     config: config as unknown as Results['config'],
@@ -353,7 +387,7 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
       workers: env.pool?.size ?? 1,
     }),
   );
-  return { outDir, results, verdicts, backend, computed, reused };
+  return { outDir, results, verdicts, backend, computed, reused, failed };
 }
 
 export type { DatasetName };

@@ -6,7 +6,7 @@ import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { type NormRule, normRule } from './norms.js';
 import { type Objective, objectiveLoss } from './objective.js';
-import { checkNorm, finiteNumber, positiveInt } from './options.js';
+import { checkAttackOptions, checkNorm, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Norm } from './types.js';
 
 /** The defaults the attack and its cost (`apgdInfo.cost`) share. */
@@ -209,6 +209,7 @@ export async function apgd(
   y: LabelsInput,
   options: ApgdOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('apgd', options, apgdInfo);
   const norm = checkNorm('apgd', options?.norm);
   const steps = positiveInt('apgd', 'steps', options?.steps, DEFAULTS.steps);
   const restarts = positiveInt('apgd', 'restarts', options?.restarts, DEFAULTS.restarts);

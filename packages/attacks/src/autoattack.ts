@@ -1,8 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { AttackAbortedError, AttackInputError, describe } from './errors.js';
 import type { GradientSource } from './gradient.js';
-import { type LabelsInput, logitsFunction, type Model, readLabels } from './model.js';
-import { checkNorm } from './options.js';
+import {
+  checkLabelClasses,
+  type LabelsInput,
+  labelColumns,
+  logitsFunction,
+  type Model,
+  readLabels,
+} from './model.js';
+import { attackOptionNames, checkNorm, checkOptionNames } from './options.js';
 import { deriveSeed } from './random.js';
 import { ATTACK_INFO, ATTACKS, type AttackName, findAttackInfo } from './registry.js';
 import type { AttackResult, Norm, SanityFlag } from './types.js';
@@ -77,6 +84,23 @@ export interface AutoAttackResult {
   flags: SanityFlag[];
 }
 
+/** Every key of AutoAttackOptions, once: a key added there without a line here fails to compile. */
+const OPTIONS: Record<keyof AutoAttackOptions, true> = {
+  epsilon: true,
+  norm: true,
+  bounds: true,
+  version: true,
+  attacks: true,
+  gradient: true,
+  seed: true,
+  signal: true,
+  onAttack: true,
+};
+const OPTION_NAMES = Object.keys(OPTIONS);
+const STEP_KEYS: readonly (keyof AutoAttackStep)[] = ['name', 'attack', 'options'];
+/** What the cascade sets for every attack: a step's own value would be overwritten. */
+const CASCADE_SET = ['epsilon', 'norm', 'bounds', 'seed', 'signal', 'gradient'];
+
 const STANDARD: AutoAttackStep[] = [
   { name: 'apgd-ce', attack: 'apgd', options: { loss: 'ce', steps: 100 } },
   {
@@ -149,6 +173,7 @@ export async function autoAttack(
   const fn = 'autoAttack';
   if (options == null || typeof options !== 'object')
     throw new AttackInputError(fn, 'options', 'an object with epsilon', describe(options));
+  checkOptionNames(fn, 'options', options, OPTION_NAMES, `${fn}'s options`);
   const { epsilon } = options;
   if (typeof epsilon !== 'number' || !Number.isFinite(epsilon) || epsilon < 0)
     throw new AttackInputError(fn, 'options.epsilon', 'a finite number >= 0', describe(epsilon));
@@ -190,6 +215,32 @@ export async function autoAttack(
         `an attack in the ${norm} norm`,
         `${s.attack}, which attacks in ${info.norms.join(', ')}`,
       );
+    // a step's options are checked before any attack runs, not when its turn comes
+    checkOptionNames(fn, `attacks[${i}]`, s, STEP_KEYS, 'the keys of a step');
+    const stepOptions = s.options ?? {};
+    if (typeof stepOptions !== 'object')
+      throw new AttackInputError(
+        fn,
+        `attacks[${i}].options`,
+        `an object of ${s.attack}'s options`,
+        describe(stepOptions),
+      );
+    for (const key of CASCADE_SET) {
+      if (key in stepOptions)
+        throw new AttackInputError(
+          fn,
+          `attacks[${i}].options.${key}`,
+          `absent: the cascade sets ${key} for every attack`,
+          describe((stepOptions as Record<string, unknown>)[key]),
+        );
+    }
+    checkOptionNames(
+      fn,
+      `attacks[${i}].options`,
+      stepOptions,
+      attackOptionNames(info).filter((k) => !CASCADE_SET.includes(k)),
+      `${s.attack}'s options`,
+    );
   });
   const bounds = options.bounds ?? [0, 1];
   // pixels are float32: a bound that float32 cannot hold (a normalised 0, say) is met by the
@@ -218,6 +269,7 @@ export async function autoAttack(
   const cleanArg = tf.argMax(cleanLogits, -1);
   const cleanPred = Int32Array.from(cleanArg.dataSync());
   tf.dispose([cleanLogits, cleanArg]);
+  checkLabelClasses(fn, 'y', labels, labelColumns(y), classes);
   const cleanCorrect = Uint8Array.from(cleanPred, (p, i) => (p === labels[i] ? 1 : 0));
   const robust = Uint8Array.from(cleanCorrect);
   const fooledBy = new Int32Array(n).fill(-1);

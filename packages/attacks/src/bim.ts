@@ -4,7 +4,7 @@ import { type AttackInfo, GRADIENT_STEP_OPTIONS } from './info.js';
 import { iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
 import { LINF } from './norms.js';
-import { checkVariant, finiteNumber, positiveInt } from './options.js';
+import { checkAttackOptions, checkVariant, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
 
 /** The defaults the attack and its cost (`bimInfo.cost`) share. */
@@ -38,6 +38,7 @@ export async function bim(
   y: LabelsInput,
   options: BimOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('bim', options, bimInfo);
   const variant = checkVariant('bim', options?.variant);
   const steps = positiveInt('bim', 'steps', options?.steps, DEFAULTS.steps);
   const ctx = await AttackContext.create('bim', model, x, y, options, { loss: 'ce' });

@@ -5,7 +5,7 @@ import { blend, exampleAxes, perExample, projectL2 } from './geometry.js';
 import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask, objectiveLoss } from './objective.js';
-import { finiteNumber, positiveInt } from './options.js';
+import { checkAttackOptions, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions } from './types.js';
 
 /** The defaults the attack and its cost (`cwInfo.cost`) share. */
@@ -124,6 +124,7 @@ export async function cw(
   y: LabelsInput,
   options: CwOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('cw', options, cwInfo);
   const binarySearchSteps = positiveInt(
     'cw',
     'binarySearchSteps',

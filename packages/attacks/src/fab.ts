@@ -5,7 +5,7 @@ import { projectInto } from './fab-projections.js';
 import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask, type Objective } from './objective.js';
-import { checkNorm, finiteNumber, positiveInt } from './options.js';
+import { checkAttackOptions, checkNorm, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Norm } from './types.js';
 
 /** The defaults the attack and its cost (`fabInfo.cost`) share. */
@@ -76,6 +76,7 @@ export async function fab(
   y: LabelsInput,
   options: FabOptions,
 ): Promise<FabResult> {
+  checkAttackOptions('fab', options, fabInfo);
   const norm = checkNorm('fab', options?.norm);
   const steps = positiveInt('fab', 'steps', options?.steps, DEFAULTS.steps);
   const restarts = positiveInt('fab', 'restarts', options?.restarts, DEFAULTS.restarts);

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AttackContext } from './context.js';
 import { type AttackInfo, GRADIENT_STEP_OPTIONS } from './info.js';
 import type { LabelsInput, Model } from './model.js';
-import { checkVariant } from './options.js';
+import { checkAttackOptions, checkVariant } from './options.js';
 import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
 
 export interface FgsmOptions extends GradientAttackOptions {
@@ -30,6 +30,7 @@ export async function fgsm(
   y: LabelsInput,
   options: FgsmOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('fgsm', options, fgsmInfo);
   const variant = checkVariant('fgsm', options?.variant);
   const ctx = await AttackContext.create('fgsm', model, x, y, options, { loss: 'ce' });
   try {

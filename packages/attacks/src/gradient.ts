@@ -40,6 +40,24 @@ function wrapGradientError(label: string, error: unknown): never {
   throw error;
 }
 
+/**
+ * Frees what a failed tf.valueAndGrad left on tfjs' tape: the tensors its kernels saved for
+ * the backward pass are kept out of every tidy scope and freed only by a backward pass that
+ * completes, so a model that throws mid-forward (or a kernel without a gradient) would leak
+ * them on every failed call. Only at gradient depth 0 (the tape is then this call's alone);
+ * a no-op where tfjs' engine keeps its tape otherwise.
+ */
+function releaseFailedTape(): void {
+  const state = (
+    tf.engine() as unknown as {
+      state?: { gradientDepth?: number; activeTape?: { saved?: tf.Tensor[] }[] | null };
+    }
+  ).state;
+  if (state?.gradientDepth !== 0 || !Array.isArray(state.activeTape)) return;
+  for (const node of state.activeTape) for (const t of node.saved ?? []) t.dispose();
+  state.activeTape = null;
+}
+
 function modelSource(kind: 'own' | 'model', model: Model, label: string): GradientSource {
   const forward = logitsFunction(
     `${kind === 'own' ? 'ownGradient' : 'modelGradient'}('${label}')`,
@@ -54,13 +72,14 @@ function modelSource(kind: 'own' | 'model', model: Model, label: string): Gradie
       const k = objective.numClasses;
       // One backward pass gives both the gradient and the logits: f returns [loss | logits] per
       // example, and dy selects the loss column, so the logits ride along without a second forward.
+      // Logits of the wrong shape are reported after the backward pass (a zero output tied to
+      // them stands in), not thrown from inside it, which would strand the tape's tensors.
+      let wrongShape: number[] | null = null;
       const f = (xi: tf.Tensor) => {
         const z = forward(xi) as tf.Tensor2D;
-        if (z.rank !== 2 || z.shape[1] !== k) {
-          throw new GradientError(
-            `gradient source '${label}': its model must return logits of shape [${batch}, ${k}] like the attacked model; found [${z.shape.join(', ')}]`,
-            label,
-          );
+        if (z.rank !== 2 || z.shape[0] !== batch || z.shape[1] !== k) {
+          wrongShape = z.shape;
+          return tf.add(tf.zeros([batch, 1 + k]), tf.mul(tf.sum(z), 0));
         }
         const loss = objectiveLoss(z, objective);
         return tf.concat([tf.reshape(loss, [batch, 1]), z], 1);
@@ -70,10 +89,18 @@ function modelSource(kind: 'own' | 'model', model: Model, label: string): Gradie
       try {
         out = tf.valueAndGrad(f)(x, dy);
       } catch (error) {
-        dy.dispose();
+        releaseFailedTape();
         wrapGradientError(label, error);
+      } finally {
+        dy.dispose();
       }
-      dy.dispose();
+      if (wrongShape) {
+        tf.dispose([out.value, out.grad]);
+        throw new GradientError(
+          `gradient source '${label}': its model must return logits of shape [${batch}, ${k}] like the attacked model; found [${(wrongShape as number[]).join(', ')}]`,
+          label,
+        );
+      }
       const logits = tf.slice(out.value, [0, 1], [batch, k]) as tf.Tensor2D;
       out.value.dispose();
       return { gradient: out.grad, logits };
@@ -120,6 +147,8 @@ export function customGradient(fn: CustomGradientFunction, label = 'custom'): Gr
         wrapGradientError(label, error);
       }
       if (!(g instanceof tf.Tensor) || !tf.util.arraysEqual(g.shape, x.shape)) {
+        // the function's tensor is ours to free (never x itself, which is the caller's)
+        if (g instanceof tf.Tensor && g !== x) g.dispose();
         throw new GradientError(
           `gradient source '${label}': the function must return a tensor of the input's shape [${x.shape.join(', ')}]; ` +
             `found ${g instanceof tf.Tensor ? `shape [${g.shape.join(', ')}]` : typeof g}`,

@@ -27,7 +27,13 @@ export {
   modelGradient,
   ownGradient,
 } from './gradient.js';
-export type { AttackCost, AttackCostOptions, AttackInfo, AttackOptionName } from './info.js';
+export {
+  type AttackCost,
+  type AttackCostOptions,
+  type AttackInfo,
+  type AttackOptionName,
+  COMMON_OPTIONS,
+} from './info.js';
 export { type MifgsmOptions, mifgsm } from './mifgsm.js';
 export type { LabelsInput, LayersModelLike, LogitsFunction, Model } from './model.js';
 export { type NoiseOptions, noise, noiseInfo } from './noise.js';

@@ -1,4 +1,4 @@
-import type { Norm } from './types.js';
+import type { AttackOptions, Norm } from './types.js';
 
 /** An option an attack reads beyond the ones every attack takes (epsilon, bounds, loss, ...). */
 export type AttackOptionName =
@@ -68,7 +68,10 @@ export interface AttackInfo {
    * Absent: the first version.
    */
   readonly revision?: number;
-  /** The attack-specific options it reads (all others but the common ones are ignored). */
+  /**
+   * The attack-specific options it reads. With the common ones (COMMON_OPTIONS) they are all
+   * it takes: any other option is refused (an AttackInputError naming it), never ignored.
+   */
   readonly options: readonly AttackOptionName[];
   /**
    * Model evaluations per example with these options (defaults where unset), not counting the
@@ -84,3 +87,25 @@ export const GRADIENT_STEP_OPTIONS: readonly AttackOptionName[] = [
   'variant',
   'clipToBounds',
 ];
+
+/** Every key of AttackOptions, once: a key added there without a line here fails to compile. */
+const COMMON: Record<keyof AttackOptions, true> = {
+  epsilon: true,
+  bounds: true,
+  loss: true,
+  target: true,
+  keepBest: true,
+  seed: true,
+  signal: true,
+  validate: true,
+};
+
+/**
+ * The options every attack takes (AttackOptions, read by the attack context and the input
+ * validation), epsilon first. An attack takes these, its AttackInfo.options, a `gradient`
+ * (refused with its own message by the gradient-free attacks) and a `norm` equal to its one
+ * norm; anything else is refused.
+ */
+export const COMMON_OPTIONS: readonly (keyof AttackOptions)[] = Object.freeze(
+  Object.keys(COMMON) as (keyof AttackOptions)[],
+);

@@ -5,7 +5,7 @@ import { type AttackInfo, GRADIENT_STEP_OPTIONS } from './info.js';
 import { type DirectionHook, iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
 import { LINF } from './norms.js';
-import { checkVariant, finiteNumber, positiveInt } from './options.js';
+import { checkAttackOptions, checkVariant, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Variant } from './types.js';
 
 /** The defaults the attack and its cost (`mifgsmInfo.cost`) share. */
@@ -54,6 +54,7 @@ export async function mifgsm(
   y: LabelsInput,
   options: MifgsmOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('mifgsm', options, mifgsmInfo);
   const variant = checkVariant('mifgsm', options?.variant);
   const steps = positiveInt('mifgsm', 'steps', options?.steps, DEFAULTS.steps);
   const ctx = await AttackContext.create('mifgsm', model, x, y, options, { loss: 'ce' });

@@ -47,7 +47,60 @@ export function logitsFunction(fn: string, model: Model): LogitsFunction {
 /** Class labels: a 1-D tensor or array of class indices, or a 2-D one-hot tensor. */
 export type LabelsInput = tf.Tensor | ArrayLike<number>;
 
-/** Reads labels into an Int32Array of length `batch`, checking each is an integer class index. */
+/**
+ * The class of each one-hot row (its largest entry, so smoothed labels read as their class),
+ * refusing a row that names no class: all zeros, NaN or infinite values, or its largest value
+ * in more than one column.
+ */
+function oneHotClasses(
+  fn: string,
+  field: string,
+  data: ArrayLike<number>,
+  rows: number,
+  columns: number,
+): Int32Array {
+  const out = new Int32Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let max = Number.NEGATIVE_INFINITY;
+    let at = -1;
+    let ties = 0;
+    let finite = true;
+    let zeros = true;
+    for (let j = 0; j < columns; j++) {
+      const v = data[i * columns + j]!;
+      if (!Number.isFinite(v)) finite = false;
+      if (v !== 0) zeros = false;
+      if (v > max) {
+        max = v;
+        at = j;
+        ties = 1;
+      } else if (v === max) ties++;
+    }
+    const found = !finite
+      ? 'NaN or infinite values'
+      : zeros
+        ? 'all zeros'
+        : ties > 1
+          ? `its largest value ${max} in ${ties} columns`
+          : null;
+    if (found) {
+      throw new AttackInputError(
+        fn,
+        `${field}[${i}]`,
+        'a one-hot row (one largest entry: the class)',
+        found,
+      );
+    }
+    out[i] = at;
+  }
+  return out;
+}
+
+/**
+ * Reads labels into an Int32Array of length `batch`, checking each is an integer class index
+ * (one-hot rows: each names one class; their width is checked against the model's classes by
+ * checkLabelClasses, once its output is known).
+ */
 export function readLabels(
   fn: string,
   field: string,
@@ -59,10 +112,8 @@ export function readLabels(
     if (input.isDisposed)
       throw new AttackInputError(fn, field, 'a live tensor', 'a disposed tensor');
     if (input.rank === 1) values = input.dataSync();
-    else if (input.rank === 2) {
-      const idx = tf.argMax(input, 1);
-      values = idx.dataSync();
-      idx.dispose();
+    else if (input.rank === 2 && input.shape[1]! > 0) {
+      values = oneHotClasses(fn, field, input.dataSync(), input.shape[0]!, input.shape[1]!);
     } else {
       throw new AttackInputError(
         fn,
@@ -103,4 +154,39 @@ export function readLabels(
     out[i] = v;
   }
   return out;
+}
+
+/** The number of columns of one-hot labels (a 2-D tensor), else null (class indices). */
+export function labelColumns(input: LabelsInput): number | null {
+  return input instanceof tf.Tensor && input.rank === 2 ? input.shape[1]! : null;
+}
+
+/**
+ * Checks labels read by readLabels against the model's `classes`: one-hot rows as wide as the
+ * model's output (narrower or wider ones name other classes than the model's), indices below it.
+ */
+export function checkLabelClasses(
+  fn: string,
+  field: string,
+  labels: Int32Array,
+  columns: number | null,
+  classes: number,
+): void {
+  if (columns != null && columns !== classes) {
+    throw new AttackInputError(
+      fn,
+      field,
+      `one-hot rows over the model's ${classes} classes`,
+      `${columns} columns`,
+    );
+  }
+  const bad = labels.findIndex((v) => v >= classes);
+  if (bad >= 0) {
+    throw new AttackInputError(
+      fn,
+      `${field}[${bad}]`,
+      `a class index < ${classes} (the model's classes)`,
+      String(labels[bad]),
+    );
+  }
 }

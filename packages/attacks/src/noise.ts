@@ -4,7 +4,7 @@ import { blend } from './geometry.js';
 import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask } from './objective.js';
-import { checkNorm, positiveInt } from './options.js';
+import { checkAttackOptions, checkNorm, positiveInt } from './options.js';
 import type { Random } from './random.js';
 import type { AttackOptions, AttackResult, Norm } from './types.js';
 
@@ -45,6 +45,7 @@ export async function noise(
   y: LabelsInput,
   options: NoiseOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('noise', options, noiseInfo);
   const repeats = positiveInt('noise', 'repeats', options?.repeats, DEFAULTS.repeats);
   const norm = checkNorm('noise', options?.norm);
   const ctx = await AttackContext.create('noise', model, x, y, options, {

@@ -5,7 +5,7 @@ import type { AttackInfo } from './info.js';
 import { iterate } from './iterate.js';
 import type { LabelsInput, Model } from './model.js';
 import { normRule } from './norms.js';
-import { checkNorm, finiteNumber, positiveInt } from './options.js';
+import { checkAttackOptions, checkNorm, finiteNumber, positiveInt } from './options.js';
 import type { AttackResult, GradientAttackOptions, Norm } from './types.js';
 
 /** The defaults the attack and its cost (`pgdInfo.cost`) share. */
@@ -44,6 +44,7 @@ export async function pgd(
   y: LabelsInput,
   options: PgdOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('pgd', options, pgdInfo);
   const norm = checkNorm('pgd', options?.norm);
   const steps = positiveInt('pgd', 'steps', options?.steps, DEFAULTS.steps);
   const restarts = positiveInt('pgd', 'restarts', options?.restarts, DEFAULTS.restarts);

@@ -3,8 +3,9 @@ import * as tf from '@tensorflow/tfjs-core';
 import { batchesOf, isIterable } from './batches.js';
 import { monotonicityFlags } from './checks.js';
 import { AttackAbortedError, AttackInputError, describe } from './errors.js';
+import { attackOptionNames, checkOptionNames } from './options.js';
 import { deriveSeed } from './random.js';
-import { ATTACKS } from './registry.js';
+import { ATTACK_INFO, ATTACKS } from './registry.js';
 import type {
   DatasetArrays,
   EpsilonResult,
@@ -13,6 +14,27 @@ import type {
   RunResultJSON,
 } from './runner-types.js';
 import type { AttackName, AttackResult, SanityFlag } from './types.js';
+
+/** Every key of RunAttackOptions, once: a key added there without a line here fails to compile. */
+const RUN_OPTIONS: Record<keyof RunAttackOptions, true> = {
+  model: true,
+  attack: true,
+  options: true,
+  data: true,
+  epsilons: true,
+  batchSize: true,
+  gradient: true,
+  target: true,
+  keepAdversarial: true,
+  onBatch: true,
+  onProgress: true,
+  signal: true,
+  seed: true,
+  tolerance: true,
+};
+const RUN_OPTION_NAMES = Object.keys(RUN_OPTIONS);
+/** What the runner gives the attack itself, per call: not the attack's `options`. */
+const RUNNER_SET = ['epsilon', 'signal', 'gradient', 'target'] as const;
 
 /**
  * Attacks a whole dataset in batches at every epsilon in one call, and returns per-example
@@ -29,6 +51,7 @@ export async function runAttack(opts: RunAttackOptions): Promise<RunResult> {
   const started = Date.now();
   if (opts == null || typeof opts !== 'object')
     throw new AttackInputError(fn, 'options', 'an object', describe(opts));
+  checkOptionNames(fn, '', opts, RUN_OPTION_NAMES, `${fn}'s options`);
   const attackFn =
     typeof opts.attack === 'function' ? opts.attack : ATTACKS[opts.attack as AttackName];
   if (typeof attackFn !== 'function') {
@@ -58,7 +81,7 @@ export async function runAttack(opts: RunAttackOptions): Promise<RunResult> {
     throw new AttackInputError(fn, 'batchSize', 'an integer >= 1', describe(batchSize));
   const tolerance = opts.tolerance ?? 0.01;
   const baseOptions = { ...(opts.options ?? {}) };
-  for (const k of ['epsilon', 'signal', 'gradient', 'target'] as const) {
+  for (const k of RUNNER_SET) {
     if (k in baseOptions)
       throw new AttackInputError(
         fn,
@@ -66,6 +89,19 @@ export async function runAttack(opts: RunAttackOptions): Promise<RunResult> {
         `absent: give ${k === 'epsilon' ? 'epsilons' : k} to runAttack itself`,
         'a value',
       );
+  }
+  // a built-in attack's options are checked here, before any data is read (a custom attack
+  // function's are its own business); `norm` on a one-norm attack is left to the attack
+  if (typeof opts.attack !== 'function') {
+    const info = ATTACK_INFO[opts.attack];
+    checkOptionNames(
+      fn,
+      'options',
+      baseOptions,
+      attackOptionNames(info).filter((k) => !(RUNNER_SET as readonly string[]).includes(k)),
+      `${opts.attack}'s options`,
+      (key) => key === 'norm' && !info.options.includes('norm'),
+    );
   }
   const total =
     isIterable(opts.data) && !('shape' in (opts.data as object))

@@ -5,7 +5,7 @@ import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { LINF } from './norms.js';
 import { objectiveLoss } from './objective.js';
-import { finiteNumber, positiveInt } from './options.js';
+import { checkAttackOptions, finiteNumber, positiveInt } from './options.js';
 import type { AttackOptions, AttackResult } from './types.js';
 
 /** The defaults the attack and its cost (`spsaInfo.cost`) share. */
@@ -45,6 +45,7 @@ export async function spsa(
   y: LabelsInput,
   options: SpsaOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('spsa', options, spsaInfo);
   const steps = positiveInt('spsa', 'steps', options?.steps, DEFAULTS.steps);
   const samples = positiveInt('spsa', 'samples', options?.samples, DEFAULTS.samples);
   const perBatch = Math.min(

@@ -5,7 +5,7 @@ import { blend, l2Norm } from './geometry.js';
 import type { AttackInfo } from './info.js';
 import type { LabelsInput, Model } from './model.js';
 import { fooledMask, objectiveLoss } from './objective.js';
-import { checkNorm, finiteNumber, positiveInt } from './options.js';
+import { checkAttackOptions, checkNorm, finiteNumber, positiveInt } from './options.js';
 import { deriveSeed, Random } from './random.js';
 import type { AttackOptions, AttackResult, Norm } from './types.js';
 
@@ -123,6 +123,7 @@ export async function square(
   y: LabelsInput,
   options: SquareOptions,
 ): Promise<AttackResult> {
+  checkAttackOptions('square', options, squareInfo);
   const steps = positiveInt('square', 'steps', options?.steps, DEFAULTS.steps);
   const pInit = finiteNumber('square', 'pInit', options?.pInit, 0.05, Number.MIN_VALUE);
   if (pInit > 1)

@@ -7,8 +7,10 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AttackAbortedError, AttackInputError, describe, ModelOutputError } from './errors.js';
 import { type GradientSource, ownGradient } from './gradient.js';
 import {
+  checkLabelClasses,
   type LabelsInput,
   type LogitsFunction,
+  labelColumns,
   logitsFunction,
   type Model,
   readLabels,
@@ -32,6 +34,8 @@ export interface CheckedCall {
   source: GradientSource | null;
   labels: Int32Array;
   target: Int32Array | null;
+  /** The width of one-hot `y` and `target` (null: class indices), checked against the model's classes. */
+  columns: { labels: number | null; target: number | null };
 }
 
 /** Checks the arguments of an attack call; no tensor op, no data read. */
@@ -115,12 +119,16 @@ export function checkCall(
   const labels = readLabels(fn, 'y', y, batch);
   const target =
     options.target != null ? readLabels(fn, 'options.target', options.target, batch) : null;
-  return { forward, epsilon, bounds, loss, source, labels, target };
+  const columns = {
+    labels: labelColumns(y),
+    target: options.target != null ? labelColumns(options.target) : null,
+  };
+  return { forward, epsilon, bounds, loss, source, labels, target, columns };
 }
 
 /**
  * Checks the model's output on the clean input: [batch, classes >= 2] logits, labels and
- * targets below the class count, and (unless `validate` is false, one data read) finite pixels
+ * targets below the class count (one-hot ones exactly as wide), and (unless `validate` is false, one data read) finite pixels
  * inside the bounds and finite logits that are not probabilities.
  */
 export async function checkCleanPass(
@@ -154,20 +162,8 @@ export async function checkCleanPass(
       `'${loss}'`,
     );
   }
-  for (const [name, arr] of [
-    ['y', labels],
-    ['options.target', target],
-  ] as const) {
-    if (!arr) continue;
-    const bad = arr.findIndex((v) => v >= k);
-    if (bad >= 0)
-      throw new AttackInputError(
-        fn,
-        `${name}[${bad}]`,
-        `a class index < ${k} (the model's classes)`,
-        String(arr[bad]),
-      );
-  }
+  checkLabelClasses(fn, 'y', labels, call.columns.labels, k);
+  if (target) checkLabelClasses(fn, 'options.target', target, call.columns.target, k);
   if (!validate) return;
   const stats = tf.tidy(() => {
     const finiteX = tf.isFinite(x);

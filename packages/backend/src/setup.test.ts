@@ -1,3 +1,6 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { BackendError } from './errors.js';
@@ -53,4 +56,22 @@ describe('setupBackend', () => {
       tf.getKernelsForBackend('wasm').filter((k) => k.kernelName === 'Conv2DBackpropFilter'),
     ).toHaveLength(1);
   });
+});
+
+describe('setupBackend leaves the process its own error handling', () => {
+  const dist = new URL('../dist/index.js', import.meta.url);
+  it.skipIf(!existsSync(fileURLToPath(dist)))(
+    "after wasm starts, an uncaught error exits with code 1 and Node's own report (not the wasm runtime's code 7)",
+    () => {
+      const script = `import { setupBackend } from ${JSON.stringify(dist.href)};
+await setupBackend({ backend: 'wasm' });
+throw new Error('a bug in the user program');`;
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+        encoding: 'utf8',
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/Error: a bug in the user program/);
+      expect(r.stderr).not.toMatch(/tf-backend-wasm/);
+    },
+  );
 });

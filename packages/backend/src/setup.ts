@@ -95,6 +95,25 @@ async function tryTensorflow(skipped: BackendInfo['skipped']): Promise<string | 
   return null;
 }
 
+/**
+ * The wasm module's emscripten runtime installs process-wide 'uncaughtException' and
+ * 'unhandledRejection' handlers when it starts in Node: afterwards any uncaught error of the
+ * user's program exits with code 7 and prints a line of the minified runtime before the real
+ * message. Returns a function that removes whatever such handlers were added since this call,
+ * so Node's own reporting (the error, exit code 1) applies again.
+ */
+function keepProcessHandlers(): () => void {
+  const events = ['uncaughtException', 'unhandledRejection'] as const;
+  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  return () => {
+    for (const e of events) {
+      for (const l of process.listeners(e)) {
+        if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+      }
+    }
+  };
+}
+
 async function tryWasm(
   options: SetupBackendOptions,
   skipped: BackendInfo['skipped'],
@@ -106,7 +125,14 @@ async function tryWasm(
     }
     // Node has SIMD but no wasm threads: the threaded build would fail to start there.
     if (isNode) tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
-    if (await tf.setBackend('wasm')) return true;
+    const restore = isNode ? keepProcessHandlers() : () => {};
+    let ok: boolean;
+    try {
+      ok = await tf.setBackend('wasm');
+    } finally {
+      restore();
+    }
+    if (ok) return true;
     skipped.push({ backend: 'wasm', why: 'the wasm backend failed to initialise' });
   } catch (error) {
     skipped.push({ backend: 'wasm', why: `${OPTIONAL.wasm}: ${describe(error)}` });

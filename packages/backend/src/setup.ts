@@ -103,12 +103,17 @@ async function tryTensorflow(skipped: BackendInfo['skipped']): Promise<string | 
  * so Node's own reporting (the error, exit code 1) applies again.
  */
 function keepProcessHandlers(): () => void {
+  type Listener = (...args: unknown[]) => void;
   const events = ['uncaughtException', 'unhandledRejection'] as const;
-  const before = new Map(events.map((e) => [e, new Set(process.listeners(e))]));
+  const emitter = process as unknown as {
+    listeners(e: string): Listener[];
+    removeListener(e: string, l: Listener): unknown;
+  };
+  const before = new Map(events.map((e) => [e, new Set(emitter.listeners(e))]));
   return () => {
     for (const e of events) {
-      for (const l of process.listeners(e)) {
-        if (!before.get(e)!.has(l)) process.removeListener(e, l as (...args: unknown[]) => void);
+      for (const l of emitter.listeners(e)) {
+        if (!before.get(e)!.has(l)) emitter.removeListener(e, l);
       }
     }
   };

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readResults } from '@fa-robust/metrics';
@@ -134,6 +134,19 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(again.computed).toBe(0);
     expect(again.reused).toBe(first.computed);
     expect(again.results.cells).toEqual(results.cells.map((c) => ({ ...c })));
+    expect(again.results.environment.reusedFromOtherBackends).toBeUndefined();
+    // a step stored by a run on another backend is reused, and said: its numbers are that backend's
+    const cellFiles = (await readdir(join(config.outDir, 'cells'))).filter(
+      (f) => f.includes('_fgsm_') && f.endsWith('.json'),
+    );
+    const one = join(config.outDir, 'cells', cellFiles[0]!);
+    const stored = JSON.parse(await readFile(one, 'utf8'));
+    expect(stored.origin.backend).toBe('wasm');
+    await writeFile(one, JSON.stringify({ ...stored, origin: { backend: 'cpu' } }));
+    const said: string[] = [];
+    const mixed = await runRepro(config, { command: 'test', log: (l) => said.push(l) });
+    expect(mixed.results.environment.reusedFromOtherBackends).toEqual({ cpu: 1 });
+    expect(said.join('\n')).toMatch(/1 reused steps were computed on the cpu backend, not wasm/);
   });
 
   it('plots accuracy against PGD steps and restarts, from one shared point', async () => {

@@ -10,11 +10,13 @@ import { forEachConcurrent } from './pool.js';
 import { formatDuration } from './progress.js';
 import type { StepContext, StepOutput } from './steps.js';
 import { attackStep } from './steps.js';
-import type { CellStore } from './store.js';
+import type { CellStore, StepOrigin } from './store.js';
 import type { ContextMessage } from './worker.js';
 
 export interface ExecuteEnv extends PhaseEnv {
   store: CellStore;
+  /** What computes the steps here (recorded with each; a step stored by another backend is reported). */
+  origin: StepOrigin;
   /** The steps' context in this thread. */
   ctx: StepContext;
   /** The same context as the workers load it (model folders instead of models). */
@@ -26,6 +28,8 @@ export interface Executed {
   outputs: StepOutput[];
   computed: number;
   reused: number;
+  /** Reused steps that another backend computed, by that backend. */
+  otherBackends: Record<string, number>;
 }
 
 /** Runs every step of `steps` that the store does not hold; returns all their outputs. */
@@ -53,6 +57,7 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
   let done = 0;
   let computed = 0;
   let reused = 0;
+  const otherBackends: Record<string, number> = {};
   if (pool && steps.some((s) => !stored.has(s.key))) {
     await pool.broadcast({
       type: 'context',
@@ -73,6 +78,8 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
       outputs[i] = had;
       done++;
       reused++;
+      const from = store.origin(step.key)?.backend;
+      if (from && from !== env.origin.backend) otherBackends[from] = (otherBackends[from] ?? 0) + 1;
       return;
     }
     // eps = 0 needs no attack (the clean images are the answer): no progress to show
@@ -83,7 +90,7 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
         ? await pool.run<StepOutput>({ type: 'attack', spec: step.spec }, hooks)
         : await attackStep(ctx, step.spec, hooks);
     bar?.finish();
-    await store.put(step.key, encodeStep(out));
+    await store.put(step.key, encodeStep(out), env.origin);
     outputs[i] = out;
     done++;
     computed++;
@@ -96,5 +103,9 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
   steps.forEach((s, i) => {
     outputs[i] ??= outputs[first.get(s.key)!]!;
   });
-  return { outputs, computed, reused };
+  for (const [b, count] of Object.entries(otherBackends))
+    log(
+      `${dataset}: ${count} reused steps were computed on the ${b} backend, not ${env.origin.backend}: their numbers are ${b}'s (results.json records it; a fresh --out recomputes them here)`,
+    );
+  return { outputs, computed, reused, otherBackends };
 }

@@ -82,7 +82,7 @@ describe('planDataset (pure: config and test-set size in, typed steps out)', () 
     const plan = planDataset(PRESETS.paper, 'cifar10', 10000);
     const eps = [...new Set(plan.steps.filter((s) => s.role === 'audit').map((s) => s.spec.eps))];
     expect(eps.map((e) => Math.round(e * 255 * 1000) / 1000)).toEqual([1, 2, 4, 8, 16, 127.5, 255]);
-    expect(plan.auditSize).toBe(500);
+    expect(plan.auditSize).toBe(200);
   });
 
   it("keeps the store keys of the paper's steps, so earlier runs' stored steps are reused", () => {

@@ -18,7 +18,8 @@ function cell(
       c.model === q.model &&
       c.attack === q.attack &&
       c.source === q.source &&
-      (q.variant === undefined || c.variant === q.variant) &&
+      // no variant asked: the audit's cells (standard rules, or attacks without variants)
+      (q.variant === undefined ? c.variant !== 'paper' : c.variant === q.variant) &&
       sameEps(c.epsilon, q.epsilon),
   );
 }
@@ -359,7 +360,7 @@ function timeTable(results: Results, workers: number | undefined): string[] {
   lines.push(
     `| total | ${(total / 60).toFixed(1)} |`,
     '',
-    `Compute is each step's own wall time on one worker (the steps and curve points not listed: curves are in the checks); ${workers ? `with ${workers} workers the wall time is about the total / ${workers}` : 'with W workers the wall time is about the total / W'}. Models reused from an earlier run keep the training time recorded beside them, where there is one.`,
+    `Compute is the sum of each step's own wall time on its worker (the steps and restarts curves are not counted); ${workers ? `with ${workers} workers the wall time is about the total / ${workers}` : 'with W workers the wall time is about the total / W'}. Models reused from an earlier run keep the training time recorded beside them, where there is one.`,
     '',
   );
   return lines;

@@ -168,7 +168,14 @@ async function runLocked(
   const stopPool = () => void pool?.close();
   options.signal?.addEventListener('abort', stopPool, { once: true });
   try {
-    return await study(config, options, { log, started, outDir, backend, pool });
+    return await study(config, options, {
+      log,
+      started,
+      outDir,
+      backend,
+      pool,
+      versions: versions(),
+    });
   } catch (e) {
     // a step that failed because the pool was stopped by an abort reports the abort
     options.signal?.throwIfAborted();
@@ -180,6 +187,7 @@ async function runLocked(
 }
 
 interface StudyEnv {
+  versions: Record<string, string>;
   log: (line: string) => void;
   started: number;
   outDir: string;
@@ -221,6 +229,7 @@ async function runDataset(
     const executed = await executeSteps(plan.steps, {
       ...phase,
       store: env.store,
+      origin: { backend: env.backend.name, versions: env.versions },
       ctx,
       workerContext: {
         dataset,
@@ -292,6 +301,7 @@ async function runDataset(
         checks,
         computed: executed.computed,
         reused: executed.reused,
+        otherBackends: executed.otherBackends,
       },
     };
   } finally {
@@ -325,6 +335,7 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
   let computed = 0;
   let reused = 0;
   const failed: string[] = [];
+  const otherBackends: Record<string, number> = {};
   for (const dataset of config.datasets) {
     options.signal?.throwIfAborted();
     const r = await runDataset(config, dataset, options, { ...env, store, board });
@@ -341,6 +352,8 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
     parts.checks.push(...r.parts.checks);
     computed += r.parts.computed;
     reused += r.parts.reused;
+    for (const [b, n] of Object.entries(r.parts.otherBackends))
+      otherBackends[b] = (otherBackends[b] ?? 0) + n;
   }
 
   if (parts.models.length === 0) {
@@ -353,9 +366,11 @@ async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): P
     config: config as unknown as Results['config'],
     environment: {
       backend: backend.name,
-      versions: versions(),
+      versions: env.versions,
       simd: backend.simd,
       platform: `${process.platform}-${process.arch}`,
+      // steps read back from a run on another backend: their numbers are that backend's
+      ...(Object.keys(otherBackends).length ? { reusedFromOtherBackends: otherBackends } : {}),
     },
   });
   // every output is written whole or not at all (a temporary name, then a rename), and the

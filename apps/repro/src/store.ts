@@ -16,6 +16,8 @@ export class CellStore {
   private constructor(
     readonly dir: string,
     private readonly cells: Map<string, unknown>,
+    /** What computed each stored step (backend, versions), where the writer recorded it. */
+    private readonly origins: Map<string, StepOrigin> = new Map(),
   ) {}
 
   /**
@@ -27,6 +29,7 @@ export class CellStore {
   static async open(dir: string): Promise<CellStore & { setAside: string[] }> {
     await mkdir(dir, { recursive: true });
     const cells = new Map<string, unknown>();
+    const origins = new Map<string, StepOrigin>();
     const setAside: string[] = [];
     for (const f of await readdir(dir)) {
       if (f.includes('.tmp-')) {
@@ -36,18 +39,20 @@ export class CellStore {
       }
       if (!f.endsWith('.json')) continue;
       try {
-        const { key, value } = JSON.parse(await readFile(join(dir, f), 'utf8')) as {
+        const { key, value, origin } = JSON.parse(await readFile(join(dir, f), 'utf8')) as {
           key: string;
           value: unknown;
+          origin?: StepOrigin;
         };
         if (typeof key !== 'string') throw new Error('no key');
         cells.set(key, value);
+        if (origin && typeof origin.backend === 'string') origins.set(key, origin);
       } catch {
         await rename(join(dir, f), join(dir, `${f}.unreadable`));
         setAside.push(join(dir, f));
       }
     }
-    return Object.assign(new CellStore(dir, cells), { setAside });
+    return Object.assign(new CellStore(dir, cells, origins), { setAside });
   }
 
   /** Forgets a stored step (its file is set aside as unreadable): it is computed again. */
@@ -70,9 +75,19 @@ export class CellStore {
     return this.cells.get(key) as T | undefined;
   }
 
-  async put<T>(key: string, value: T): Promise<T> {
-    await writeJsonAtomic(join(this.dir, `${fileKey(key)}.json`), { key, value });
+  /** What computed a stored step, if its writer recorded it (stores before this field did not). */
+  origin(key: string): StepOrigin | undefined {
+    return this.origins.get(key);
+  }
+
+  async put<T>(key: string, value: T, origin?: StepOrigin): Promise<T> {
+    await writeJsonAtomic(join(this.dir, `${fileKey(key)}.json`), {
+      key,
+      value,
+      ...(origin ? { origin } : {}),
+    });
     this.cells.set(key, value);
+    if (origin) this.origins.set(key, origin);
     return value;
   }
 
@@ -84,6 +99,15 @@ export class CellStore {
     if (this.cells.has(key)) return { value: this.cells.get(key) as T, cached: true };
     return { value: await this.put(key, await compute()), cached: false };
   }
+}
+
+/**
+ * What computed a step: its numbers depend on the backend's kernels (wasm and cpu round
+ * differently), which no store key holds, so a step read back from another backend is said.
+ */
+export interface StepOrigin {
+  backend: string;
+  versions?: Record<string, string>;
 }
 
 /** A file name for a cell key: readable prefix plus a hash, so any key maps to a valid name. */

@@ -34,6 +34,7 @@ Options (each overrides the preset, then the --config file):
   --variant <paper|standard>     the paper's update rules (default) or the standard ones
   --iterations <n>               BIM / MI-FGSM iterations (default 10)
   --no-audit                     skip the gradient-masking audit
+  --report-only                  compute nothing: results, figures and report from what is stored
   --audit-eps <list>             the audit's in-ball eps for every dataset (default: per dataset, see README)
   --audit-size <n|all>           test images every audit attack runs on (the same for all)
   --help                         this text
@@ -61,7 +62,7 @@ const csv = (v: string) =>
 /** Flags → config: preset, then the --config file, then flags; validated. */
 export async function resolveConfig(
   argv: string[],
-): Promise<{ config: ReproConfig; help: boolean }> {
+): Promise<{ config: ReproConfig; help: boolean; reportOnly: boolean }> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -87,6 +88,7 @@ export async function resolveConfig(
         iterations: { type: 'string' },
         'no-audit': { type: 'boolean' },
         'audit-eps': { type: 'string' },
+        'report-only': { type: 'boolean' },
         'audit-size': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -180,5 +182,5 @@ export async function resolveConfig(
   if (typeof v['audit-size'] === 'string') audit.size = intOrAll('--audit-size', v['audit-size']);
   if (Object.keys(audit).length) flags.audit = { ...config.audit, ...audit };
   config = validateConfig(mergeConfig(config, flags, 'flags'), 'flags');
-  return { config, help: Boolean(v.help) };
+  return { config, help: Boolean(v.help), reportOnly: Boolean(v['report-only']) };
 }

@@ -9,6 +9,7 @@ const USER_ERRORS = ['RunLockedError', 'NoDataError', 'OutputFolderError'];
 
 async function main(argv: string[]): Promise<number> {
   let config: Awaited<ReturnType<typeof resolveConfig>>['config'];
+  let reportOnly = false;
   try {
     const r = await resolveConfig(argv);
     if (r.help) {
@@ -16,6 +17,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     config = r.config;
+    reportOnly = r.reportOnly;
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`repro: ${e.message}\n\n${USAGE}`);
@@ -39,7 +41,11 @@ async function main(argv: string[]): Promise<number> {
       `${config.attacks.variant} update rules, audit ${config.audit.enabled ? 'on' : 'off'}, output ${config.outDir}`,
   );
   try {
-    const out = await runRepro(config, { command, signal: controller.signal });
+    const out = await runRepro(config, {
+      command,
+      signal: controller.signal,
+      ...(reportOnly ? { reportOnly } : {}),
+    });
     const rel = relative(process.cwd(), out.outDir) || '.';
     console.log(
       `\nrepro: ${out.computed} steps computed, ${out.reused} reused from an earlier run`,

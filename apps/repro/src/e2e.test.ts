@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { readResults } from '@fa-robust/metrics';
@@ -187,6 +187,19 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     // curve points are not cells
     expect(results.cells.some((c) => c.attack === 'pgd')).toBe(false);
     expect(results.checks!.some((c) => c.check === 'steps-converged')).toBe(true);
+    // report only: nothing computed, a step not stored is left out and said
+    const cellsDir = join(config.outDir, 'cells');
+    const gone = (await readdir(cellsDir)).find(
+      (f) => f.includes('_audit_fgsm_') && f.includes('true-of=fa'),
+    );
+    await rm(join(cellsDir, gone!));
+    const partial = await runRepro(config, { command: 'test', log: () => {}, reportOnly: true });
+    expect(partial.computed).toBe(0);
+    expect(partial.results.notes!.join(' ')).toMatch(
+      /1 of \d+ steps not finished yet, left out of this report/,
+    );
+    expect(partial.results.cells.some((c) => c.source === 'true')).toBe(false);
+    expect(partial.results.cells.length).toBeLessThan(results.cells.length);
   });
 
   it('continues after an interruption and loses no finished step; same numbers as an uninterrupted run in one thread', async () => {

@@ -17,6 +17,8 @@ export interface ExecuteEnv extends PhaseEnv {
   store: CellStore;
   /** What computes the steps here (recorded with each; a step stored by another backend is reported). */
   origin: StepOrigin;
+  /** Compute nothing: a step the store does not hold gives no cells (counted in `missing`). */
+  reportOnly?: boolean;
   /** The steps' context in this thread. */
   ctx: StepContext;
   /** The same context as the workers load it (model folders instead of models). */
@@ -30,6 +32,8 @@ export interface Executed {
   reused: number;
   /** Reused steps that another backend computed, by that backend. */
   otherBackends: Record<string, number>;
+  /** Steps not in the store and not computed (report only). */
+  missing: number;
 }
 
 /** Runs every step of `steps` that the store does not hold; returns all their outputs. */
@@ -47,6 +51,11 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
       log(`${s.label}: its stored result is unreadable (${e.message}); computing it again`);
     }
   }
+  // a step planned twice (a point two curves share) runs once
+  const first = new Map<string, number>();
+  steps.forEach((s, i) => {
+    if (!first.has(s.key)) first.set(s.key, i);
+  });
   const overall = performance.now();
   // the time left is estimated from the work left, in gradient evaluations per image, not
   // from the count of steps (an FGSM step costs a tenth of a BIM one)
@@ -58,6 +67,11 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
   let computed = 0;
   let reused = 0;
   const otherBackends: Record<string, number> = {};
+  if (env.reportOnly) {
+    const outputs = steps.map((s) => stored.get(s.key) ?? { cells: [], masks: [] });
+    const missing = [...first.keys()].filter((k) => !stored.has(k)).length;
+    return { outputs, computed: 0, reused: first.size - missing, otherBackends: {}, missing };
+  }
   if (pool && steps.some((s) => !stored.has(s.key))) {
     await pool.broadcast({
       type: 'context',
@@ -65,11 +79,6 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
     });
   }
   const outputs: StepOutput[] = new Array(steps.length);
-  // a step planned twice (a point two curves share) runs once
-  const first = new Map<string, number>();
-  steps.forEach((s, i) => {
-    if (!first.has(s.key)) first.set(s.key, i);
-  });
   await forEachConcurrent(steps, pool?.size ?? 1, async (step, i) => {
     signal?.throwIfAborted();
     if (first.get(step.key) !== i) return;
@@ -107,5 +116,5 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
     log(
       `${dataset}: ${count} reused steps were computed on the ${b} backend, not ${env.origin.backend}: their numbers are ${b}'s (results.json records it; a fresh --out recomputes them here)`,
     );
-  return { outputs, computed, reused, otherBackends };
+  return { outputs, computed, reused, otherBackends, missing: 0 };
 }

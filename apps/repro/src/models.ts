@@ -34,6 +34,13 @@ export interface PreparedModels {
   records: ModelRecord[];
 }
 
+/** Whether every model of the plan is saved under `outDir` (nothing to train). */
+export function modelsSaved(plan: DatasetPlan, outDir: string): boolean {
+  return plan.models.every((spec) =>
+    existsSync(join(outDir, 'models', modelFolder(plan.dataset, spec, plan.train), 'model.json')),
+  );
+}
+
 /** Trains the plan's models that no earlier run saved, reads back the others. */
 export async function prepareModels(
   plan: DatasetPlan,

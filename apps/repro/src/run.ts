@@ -22,7 +22,7 @@ import type { DatasetName, ReproConfig } from './config.js';
 import { loadData } from './data.js';
 import { executeSteps } from './execute.js';
 import { gradientAlignmentOf } from './gradients.js';
-import { cleanAccuracy, prepareModels } from './models.js';
+import { cleanAccuracy, modelsSaved, prepareModels } from './models.js';
 import { planDataset, REFERENCE_ID } from './plan.js';
 import { WorkerPool } from './pool.js';
 import { progressBoard } from './progress.js';
@@ -46,6 +46,12 @@ export interface RunOptions {
   cwd?: string;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /**
+   * Compute nothing: assemble results, figures and report from the steps and models already
+   * stored (a run still going elsewhere, or one stopped part way); what is missing is left out
+   * and said.
+   */
+  reportOnly?: boolean;
 }
 
 /** The output folder cannot be used (a file, not writable, a full disk). */
@@ -213,6 +219,11 @@ async function runDataset(
   const plan = planDataset(config, dataset, nTest);
   const bs = config.attacks.batchSize;
   // 2. models, and their clean accuracy
+  if (options.reportOnly && !modelsSaved(plan, env.outDir)) {
+    const note = `${dataset}: not reported, its models are not trained yet (report only)`;
+    log(note);
+    return { note, parts: null, failed: false };
+  }
   const models = await prepareModels(plan, data.train, phase);
   const clean = await cleanAccuracy(dataset, test, models, bs, phase);
   const ctx = stepContext({
@@ -228,6 +239,7 @@ async function runDataset(
     // 3. the attack steps (the paper's, then the audit's)
     const executed = await executeSteps(plan.steps, {
       ...phase,
+      ...(options.reportOnly ? { reportOnly: true } : {}),
       store: env.store,
       origin: { backend: env.backend.name, versions: env.versions },
       ctx,
@@ -242,7 +254,7 @@ async function runDataset(
     // 4. the audit's gradient alignment: input gradients, and W against B per layer
     const alignment: AlignmentRecord[] = [];
     const dimension = test.shape.slice(1).reduce((a, b) => a * b, 1);
-    if (plan.alignment) {
+    if (plan.alignment && !(options.reportOnly && !env.store.has(plan.alignment.key))) {
       const { key, n } = plan.alignment;
       const { value } = await env.store.getOrCompute(key, () =>
         gradientAlignmentOf(ctx, 'fa', n, signal),
@@ -287,8 +299,11 @@ async function runDataset(
           labels: { n: plan.auditSize, largestClass: Math.max(0, ...counts.values()) },
         })
       : [];
+    const note = executed.missing
+      ? `${data.note}; ${executed.missing} of ${new Set(plan.steps.map((s) => s.key)).size} steps not finished yet, left out of this report`
+      : data.note;
     return {
-      note: data.note,
+      note,
       failed: false,
       parts: {
         models: models.records,

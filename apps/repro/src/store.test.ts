@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
@@ -92,8 +92,7 @@ describe("the output folder lock and the store's care for others' files", () => 
     const again = await lockOutput(dir, 'third run');
     await again.release();
     // a lock left by a process that is gone (kill -9) is taken over
-    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
-    const dead = Number(child.stdout.toString());
+    const dead = await deadPid();
     await writeFile(join(dir, '.repro.lock'), JSON.stringify({ pid: dead, host: hostname() }));
     const taken = await lockOutput(dir, 'after a crash');
     expect(JSON.parse(await readFile(join(dir, '.repro.lock'), 'utf8')).pid).toBe(process.pid);
@@ -103,8 +102,7 @@ describe("the output folder lock and the store's care for others' files", () => 
 
   it("keeps a live writer's temporary file, removes a dead one's, and sets an unreadable step aside", async () => {
     const dir = await mkdtemp(join(tmpdir(), 'repro-store-'));
-    const child = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
-    const dead = Number(child.stdout.toString());
+    const dead = await deadPid();
     await writeFile(join(dir, `a.json.tmp-${process.pid}-x`), '{');
     await writeFile(join(dir, `b.json.tmp-${dead}-y`), '{');
     await writeFile(join(dir, 'c.json'), '{"key": "c", "value": ');
@@ -115,3 +113,11 @@ describe("the output folder lock and the store's care for others' files", () => 
     expect(store.size).toBe(0);
   });
 });
+
+/** The pid of a process that has exited. */
+function deadPid(): Promise<number> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['-e', '']);
+    child.on('exit', () => done(child.pid!));
+  });
+}

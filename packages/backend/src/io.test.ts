@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import {
   mkdir,
@@ -308,7 +308,11 @@ describe('model file errors', () => {
   it('removes temporary files only when stale: their writer gone, or older than 10 minutes', async () => {
     const folder = await saved('stale');
     const weights = (await weightsFileOf(folder)).split('/').at(-1)!;
-    const dead = spawnSync(process.execPath, ['-e', '']).pid!; // a process that has exited
+    // a process that has exited
+    const dead = await new Promise<number>((done) => {
+      const child = spawn(process.execPath, ['-e', '']);
+      child.on('exit', () => done(child.pid!));
+    });
     const live = process.ppid; // a live process, not this one
     const tmp = (target: string, pid: number) => `${target}.tmp-${pid}-abc123`;
     const names = {

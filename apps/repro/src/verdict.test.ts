@@ -152,7 +152,7 @@ describe('audit verdict (in-ball cells, paired, McNemar)', () => {
     const v = auditVerdict(barely, 'mnist', 'fa');
     expect(v.verdict).toBe('inconclusive');
     expect(v.summary).toMatch(
-      /only 15\.0% clean accuracy \(under 54\.0%, halfway from chance to BP's 98\.0%\)/,
+      /only 15\.0% clean accuracy \(under 39\.3%, a third of the way from chance to BP's 98\.0%\)/,
     );
     const nothing = results([
       clean('bp', 0.12),
@@ -173,11 +173,12 @@ describe('audit verdict (in-ball cells, paired, McNemar)', () => {
         c('fa', 'bim', 'own', own, { clean: fa }),
         c('fa', 'bim', 'true', strongest, { clean: fa }),
       ]);
-    // floor 0.1 + 0.5 * (0.6 - 0.1) = 0.35
+    // floor 0.1 + (0.6 - 0.1) / 3 = 0.267
     expect(auditVerdict(cifar(0.38, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe(
       'gradient masking',
     );
-    expect(auditVerdict(cifar(0.33, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe('inconclusive');
+    expect(auditVerdict(cifar(0.34, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe('gradient masking');
+    expect(auditVerdict(cifar(0.25, 0.6, 0.24, 0.0), 'mnist', 'fa').verdict).toBe('inconclusive');
     // no masking; keeps 0.2 of 0.38 clean (over half): robust; 0.15 of 0.38: not robust
     expect(auditVerdict(cifar(0.38, 0.6, 0.22, 0.2), 'mnist', 'fa').verdict).toBe('robust');
     expect(auditVerdict(cifar(0.38, 0.6, 0.17, 0.15), 'mnist', 'fa').verdict).toBe('not robust');

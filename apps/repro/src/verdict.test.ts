@@ -177,7 +177,9 @@ describe('audit verdict (in-ball cells, paired, McNemar)', () => {
     expect(auditVerdict(cifar(0.38, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe(
       'gradient masking',
     );
-    expect(auditVerdict(cifar(0.34, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe('gradient masking');
+    expect(auditVerdict(cifar(0.34, 0.6, 0.3, 0.0), 'mnist', 'fa').verdict).toBe(
+      'gradient masking',
+    );
     expect(auditVerdict(cifar(0.25, 0.6, 0.24, 0.0), 'mnist', 'fa').verdict).toBe('inconclusive');
     // no masking; keeps 0.2 of 0.38 clean (over half): robust; 0.15 of 0.38: not robust
     expect(auditVerdict(cifar(0.38, 0.6, 0.22, 0.2), 'mnist', 'fa').verdict).toBe('robust');

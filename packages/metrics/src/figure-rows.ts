@@ -427,6 +427,17 @@ export function alignmentRows(
   });
 }
 
+/** Whether a record is of the datasets and models the options choose (all, where unset). */
+function chosen(
+  options: { datasets?: readonly string[]; models?: readonly string[] },
+  r: { dataset: string; model: string },
+): boolean {
+  return (
+    (!options.datasets || options.datasets.includes(r.dataset)) &&
+    (!options.models || options.models.includes(r.model))
+  );
+}
+
 export function selectAlignment(
   results: Results,
   options: AlignmentFigureOptions,
@@ -434,8 +445,7 @@ export function selectAlignment(
   const all = results.alignment ?? [];
   const records = all.filter(
     (r) =>
-      (!options.datasets || options.datasets.includes(r.dataset)) &&
-      (!options.models || options.models.includes(r.model)) &&
+      chosen(options, r) &&
       (options.comparison === undefined || r.comparison === options.comparison),
   );
   // the order of results.models, so each model keeps its colour across figures
@@ -710,11 +720,7 @@ export function selectLayerAlignment(
   options: LayerAlignmentFigureOptions,
 ): LayerAlignmentRecord[] {
   const all = results.layerAlignment ?? [];
-  const records = all.filter(
-    (r) =>
-      (!options.datasets || options.datasets.includes(r.dataset)) &&
-      (!options.models || options.models.includes(r.model)),
-  );
+  const records = all.filter((r) => chosen(options, r));
   if (!records.some((r) => r.angle !== null)) {
     throw new FigureError(
       `layerAlignmentFigure: no layer-alignment records with an angle match (records in the results: ${all.length}; datasets: ${listOf(all.map((r) => r.dataset))}; models: ${listOf(all.map((r) => r.model))})`,

@@ -40,6 +40,11 @@ import { type ResultCell, type Results, transferredFrom } from './results-schema
 /** A Vega-Lite (v6) specification: plain JSON, render it with renderSvg/renderPng or any Vega tool. */
 export type FigureSpec = { $schema: string; [key: string]: unknown };
 
+/** One panel per value of `field`, in `sort` order, headed by the value (every faceted figure). */
+function columnFacet(field: string, sort: readonly string[]) {
+  return { column: { field, type: 'nominal', sort, title: null, header: { labelPadding: 6 } } };
+}
+
 type Subtitle = string | string[];
 
 const titleOf = (text: string, subtitle: Subtitle) =>
@@ -201,15 +206,7 @@ function curveSpec(
   }
   return {
     ...head,
-    facet: {
-      column: {
-        field: 'attack',
-        type: 'nominal',
-        sort: attackOrder,
-        title: null,
-        header: { labelPadding: 6 },
-      },
-    },
+    facet: columnFacet('attack', attackOrder),
     spec: { width, height, layer: layers },
     resolve: { scale: { x: 'shared', y: 'shared' } },
     // lay panels out by their frames, not by the marks spilling over them: with 'full' bounds
@@ -442,15 +439,7 @@ export function alignmentFigure(
         ...bands.map((b) => ({ kind: 'band', ...b })),
       ],
     },
-    facet: {
-      column: {
-        field: 'dataset',
-        type: 'nominal',
-        sort: datasets,
-        title: null,
-        header: { labelPadding: 6 },
-      },
-    },
+    facet: columnFacet('dataset', datasets),
     bounds: 'flush',
     spec: {
       width: options.width ?? 300,
@@ -663,15 +652,7 @@ export function robustFigure(results: Results, options: RobustFigureOptions): Fi
         (r) => r.series,
       ),
     },
-    facet: {
-      column: {
-        field: 'model',
-        type: 'nominal',
-        sort: panels,
-        title: null,
-        header: { labelPadding: 6 },
-      },
-    },
+    facet: columnFacet('model', panels),
     spec: { width: options.width ?? 340, height: options.height ?? 220, layer: layers },
     resolve: { scale: { x: 'shared', y: 'shared' } },
     bounds: 'flush',
@@ -824,15 +805,7 @@ export function layerAlignmentFigure(
     title: titleOf(title, subtitle),
     config: config(),
     data: { values: rows },
-    facet: {
-      column: {
-        field: 'dataset',
-        type: 'nominal',
-        sort: datasets,
-        title: null,
-        header: { labelPadding: 6 },
-      },
-    },
+    facet: columnFacet('dataset', datasets),
     bounds: 'flush',
     resolve: { scale: { x: 'independent' } },
     spec: {

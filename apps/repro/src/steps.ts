@@ -316,7 +316,7 @@ export async function trainModel(
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     onEpoch: (e) =>
       hooks.log?.(
-        `  ${spec.dataset}/${spec.id} epoch ${e.epoch + 1}/${e.epochs}: loss ${e.loss.toFixed(4)}, train accuracy ${(100 * e.accuracy).toFixed(1)}%`,
+        `  ${spec.dataset}/${spec.id} epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}, train accuracy ${(100 * e.accuracy).toFixed(1)}%`,
       ),
   });
   if (r.aborted) {

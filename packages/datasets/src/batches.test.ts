@@ -12,6 +12,16 @@ beforeAll(async () => {
   await tf.setBackend('cpu');
 });
 
+describe('a split as tensors', () => {
+  it('goes straight into tf.tensor4d with its own shape (a mutable tuple, as tfjs types it)', () => {
+    const split = parseCifar10(cifarBatch(3, 7));
+    const x = tf.tensor4d(split.images, split.shape);
+    expect(x.shape).toEqual([3, 32, 32, 3]);
+    expect(x.dataSync()[0]).toBeCloseTo(split.images[0]!, 6);
+    x.dispose();
+  });
+});
+
 describe('batches', () => {
   it('yields the split in order, batch by batch, the last one short', () => {
     const start = tf.memory().numTensors;

@@ -1,7 +1,7 @@
 export type SplitName = 'train' | 'test';
 
 /** [count, height, width, channels]. */
-export type ImageShape = readonly [number, number, number, number];
+export type ImageShape = [number, number, number, number];
 
 /**
  * One split of a dataset in memory, ready for tfjs: images NHWC, float32 in [0, 1]

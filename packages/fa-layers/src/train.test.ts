@@ -32,7 +32,7 @@ describe('train', () => {
       });
       expect(counts).toHaveLength(6 * 4);
       expect(new Set(counts.slice(1)).size).toBe(1);
-      expect(result.history.map((h) => h.epoch)).toEqual([0, 1, 2, 3, 4, 5]);
+      expect(result.history.map((h) => h.epoch)).toEqual([1, 2, 3, 4, 5, 6]);
       expect(result.history.at(-1)!.loss).toBeLessThan(result.history[0]!.loss);
       expect(result.history.at(-1)!.accuracy).toBeGreaterThan(0.9);
       expect((await evaluate(model, data)).accuracy).toBeGreaterThan(0.9);
@@ -48,12 +48,14 @@ describe('train', () => {
     const model = smallNet('fa');
     const before = tf.memory().numTensors;
     const logs: number[] = [];
+    const batchEpochs: number[] = [];
     const result = await train(model, data, {
       epochs: 2,
       batchSize: 8,
       optimizer: 'momentum',
       learningRate: 0.05,
       validationData: val,
+      onBatch: (b) => void batchEpochs.push(b.epoch),
       onEpoch: (e) => {
         logs.push(e.epoch);
         expect(e.valAccuracy).toBeGreaterThanOrEqual(0);
@@ -62,7 +64,8 @@ describe('train', () => {
       },
     });
     expect(tf.memory().numTensors).toBe(before);
-    expect(logs).toEqual([0, 1]);
+    expect(logs).toEqual([1, 2]); // 1-based, as the logs print "epoch 1/2"
+    expect(batchEpochs).toEqual([1, 1, 1, 1, 2, 2, 2, 2]);
     expect(result.aborted).toBe(false);
     tf.dispose([data.x, data.y, val.x, val.y]);
     model.dispose();

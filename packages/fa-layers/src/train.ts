@@ -59,7 +59,7 @@ export interface TrainOptions {
 }
 
 export interface BatchLog {
-  /** 0-based epoch. */
+  /** 1-based epoch, as the logs print it (epoch 1 of `epochs`). */
   epoch: number;
   /** 0-based batch within the epoch. */
   batch: number;
@@ -72,7 +72,7 @@ export interface BatchLog {
 }
 
 export interface EpochLog {
-  /** 0-based epoch. */
+  /** 1-based epoch, as Keras' and the repro app's logs print it: 1, ..., `epochs`. */
   epoch: number;
   epochs: number;
   /** Mean training cross-entropy over the epoch (each batch before its update). */
@@ -142,7 +142,7 @@ function makeOptimizer(options: TrainOptions): { optimizer: tf.Optimizer; dispos
  * @example
  * const model = lenet({ dataset: 'mnist', feedback: 'fa', seed: 1 });
  * await train(model, { x, y }, { epochs: 1, batchSize: 64, optimizer: 'adam', seed: 1,
- *   onEpoch: (e) => console.log(e.epoch, e.loss, e.accuracy) });
+ *   onEpoch: (e) => console.log(`epoch ${e.epoch}/${e.epochs}`, e.loss, e.accuracy) });
  */
 export async function train(
   model: tfl.LayersModel,
@@ -243,7 +243,7 @@ export async function train(
           if (options.onBatch != null && cost != null) {
             const loss = (await cost.data())[0]!;
             cost.dispose();
-            await options.onBatch({ epoch, batch, batches: batchCount, size, loss });
+            await options.onBatch({ epoch: epoch + 1, batch, batches: batchCount, size, loss });
           }
           batch++;
           // Let timers and the abort signal run between batches.
@@ -254,7 +254,7 @@ export async function train(
         tf.dispose([lossSum, correct]);
         if (!aborted && images > 0) {
           const log: EpochLog = {
-            epoch,
+            epoch: epoch + 1,
             epochs,
             loss: totals[0] / images,
             accuracy: totals[1] / images,
@@ -265,7 +265,7 @@ export async function train(
         }
       }
       const log = history.at(-1);
-      if (!aborted && log != null && log.epoch === epoch) {
+      if (!aborted && log != null && log.epoch === epoch + 1) {
         if (options.validationData != null) {
           const v = await evaluate(model, options.validationData, Math.max(batchSize, 256));
           log.valLoss = v.loss;

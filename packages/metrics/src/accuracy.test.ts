@@ -83,6 +83,36 @@ describe('correctMask and accuracy', () => {
   });
 });
 
+describe("a model's predict output", () => {
+  // tfjs-layers' `model.predict(x)` is typed `Tensor | Tensor[]`; this must compile and work.
+  const predict = (x: tf.Tensor, outputs: number): tf.Tensor | tf.Tensor[] => {
+    const logits = tf.tensor2d([0.1, 0.9, 0.8, 0.2, 0.3, 0.7], [3, 2]);
+    if (outputs === 0) return logits;
+    return Array.from({ length: outputs }, (_, i) => (i === 0 ? logits : x.clone()));
+  };
+
+  it('takes a tensor or a list of one tensor, as predict returns them', () => {
+    const x = tf.zeros([3, 2]);
+    const y = [1, 0, 0];
+    const single = predict(x, 0);
+    const list = predict(x, 1);
+    expect(accuracy(single, y).count).toBe(2);
+    expect(accuracy(list, y).count).toBe(2);
+    expect(correctMask(list, y)).toEqual(new Uint8Array([1, 1, 0]));
+    tf.dispose([x, single, list as tf.Tensor[]]);
+  });
+
+  it('refuses a list of several outputs, saying which to pass', () => {
+    const x = tf.zeros([3, 2]);
+    const two = predict(x, 2);
+    expect(() => accuracy(two, [1, 0, 1])).toThrow(MetricsInputError);
+    expect(() => accuracy(two, [1, 0, 1])).toThrow(
+      /a list of 2 tensors.*predict\(x\)\[0\]|predict\(x\)\[0\].*a list of 2 tensors/,
+    );
+    tf.dispose([x, two as tf.Tensor[]]);
+  });
+});
+
 describe('robustAccuracy', () => {
   it('counts an example only if every attack leaves it correct', () => {
     const r = robustAccuracy({

@@ -25,7 +25,12 @@ export type MaskInput = ArrayLike<boolean> | ArrayLike<number> | TensorLike;
  * [n]), or one score vector per example (2-D: logits, probabilities or one-hot rows, as
  * `number[][]` or a tensor of shape [n, k]) whose argmax is taken.
  */
-export type ClassInput = ArrayLike<number> | readonly ArrayLike<number>[] | TensorLike;
+export type ClassInput =
+  | ArrayLike<number>
+  | readonly ArrayLike<number>[]
+  | TensorLike
+  /** What `model.predict(x)` returns (`Tensor | Tensor[]`): a list of exactly one output. */
+  | readonly TensorLike[];
 
 /**
  * Per-example vectors (gradients, images): a tensor of shape [n, ...] (flattened per example),
@@ -115,8 +120,32 @@ export function toMatrix(fn: string, arg: string, input: unknown): Matrix {
 }
 
 /** Class index per example; 2-D inputs are reduced by argmax (the first maximum wins). */
+/**
+ * `model.predict` returns a list for a model with several outputs: take the one output of a
+ * one-element list, and refuse a longer one (which output holds the classes is the caller's
+ * to say).
+ */
+function singleOutput(
+  fn: string,
+  arg: string,
+  input: ClassInput,
+): ArrayLike<number> | readonly ArrayLike<number>[] | TensorLike {
+  if (!Array.isArray(input) || input.length === 0 || !input.every(isTensorLike)) {
+    return input as ArrayLike<number> | readonly ArrayLike<number>[] | TensorLike;
+  }
+  if (input.length !== 1) {
+    throw new MetricsInputError(
+      fn,
+      arg,
+      'one tensor of class scores (a model with several outputs: pass the one that holds the classes, e.g. predict(x)[0])',
+      `a list of ${input.length} tensors`,
+    );
+  }
+  return input[0] as TensorLike;
+}
+
 export function toClassIndices(fn: string, arg: string, input: ClassInput): Int32Array {
-  const m = toMatrix(fn, arg, input);
+  const m = toMatrix(fn, arg, singleOutput(fn, arg, input));
   const out = new Int32Array(m.rows);
   if (m.rank === 1 || m.cols === 1) {
     for (let i = 0; i < m.rows; i++) {

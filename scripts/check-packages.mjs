@@ -6,8 +6,10 @@
 //  4. no dist bundles tfjs (or any other dependency's licence header);
 //  5. consumer test: install the tarballs with npm into a fresh project outside the
 //     workspace and run scripts/consumer/{esm.mjs,cjs.cjs} there, which import every
-//     package both ways and do real work.
-// Set SKIP_CONSUMER=1 to skip step 5 (it installs tfjs from the npm registry).
+//     package both ways and do real work;
+//  6. in that project, every README example, as written (scripts/readme-examples.mjs):
+//     type-checked with tsc (strict) and run with tsx or node.
+// Set SKIP_CONSUMER=1 to skip steps 5 and 6 (they install tfjs from the npm registry).
 import { execFileSync } from 'node:child_process';
 import {
   cpSync,
@@ -21,6 +23,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { collectPrograms, runPrograms } from './readme-examples.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const packDir = join(root, '.pack');
@@ -136,14 +139,19 @@ if (process.env.SKIP_CONSUMER === '1') {
   try {
     writeFileSync(
       join(work, 'package.json'),
-      JSON.stringify({ name: 'consumer', private: true, version: '1.0.0' }),
+      // "type": "module", as the READMEs tell a user to set for their examples
+      JSON.stringify({ name: 'consumer', private: true, version: '1.0.0', type: 'module' }),
     );
     const peers = ['tfjs-core', 'tfjs-layers', 'tfjs-backend-wasm', 'tfjs-backend-cpu'].map(
       (p) => `@tensorflow/${p}@${tfVersion}`,
     );
-    run('npm', ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...peers], {
-      cwd: work,
-    });
+    // what a user runs the TypeScript examples with (step 6)
+    const tools = ['typescript@5.9.3', 'tsx@4.20.6', '@types/node@20.19.43'];
+    run(
+      'npm',
+      ['install', '--no-audit', '--no-fund', '--loglevel=error', ...tarballs, ...peers, ...tools],
+      { cwd: work },
+    );
     cpSync(join(root, 'scripts', 'consumer'), work, { recursive: true });
     const data = process.env.FA_ROBUST_DATA_DIR
       ? { FA_ROBUST_DATA_DIR: resolve(process.env.FA_ROBUST_DATA_DIR) }
@@ -156,6 +164,22 @@ if (process.env.SKIP_CONSUMER === '1') {
         fail(`consumer ${script}:\n${e.stdout}${e.stderr}`);
       }
     }
+    console.log('6. every README example, as written, in that project');
+    let programs = [];
+    try {
+      programs = collectPrograms(root);
+    } catch (e) {
+      fail(`README examples: ${e.message}`);
+    }
+    const needsData = (p) => /\bload(Mnist|FashionMnist|Cifar10|IdxDataset)\(/.test(p.code);
+    if (!process.env.FA_ROBUST_DATA_DIR) {
+      for (const p of programs.filter((p) => p.kind === 'run' && needsData(p)))
+        console.log(`  - ${p.name} not run: it loads data and FA_ROBUST_DATA_DIR is not set`);
+      programs = programs.filter((p) => p.kind !== 'run' || !needsData(p));
+    }
+    const result = runPrograms(work, programs, { env: { ...process.env, ...data } });
+    for (const line of result.passed) ok(line);
+    for (const line of result.failed) fail(`README example ${line}`);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }

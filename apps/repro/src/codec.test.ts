@@ -2,7 +2,7 @@ import { resultCell } from '@fa-robust/metrics';
 import { describe, expect, it } from 'vitest';
 import { decodeStep, encodeStep, packMask, StoredStepError, unpackMask } from './codec.js';
 
-const cellOf = (model: string, source: string, n: number) =>
+const cellOf = (model: string, source: string, n: number, after?: Uint8Array) =>
   resultCell({
     dataset: 'mnist',
     model,
@@ -11,7 +11,7 @@ const cellOf = (model: string, source: string, n: number) =>
     epsilon: 0.1,
     source,
     cleanCorrect: new Uint8Array(n).fill(1),
-    adversarialCorrect: new Uint8Array(n),
+    adversarialCorrect: after ?? new Uint8Array(n),
   });
 
 describe('masks on disk', () => {
@@ -38,9 +38,10 @@ describe('masks on disk', () => {
 
 describe('stored steps', () => {
   it('round-trip through JSON: cells as they are, one typed mask per cell', () => {
+    const masks = [Uint8Array.from([1, 0, 1, 1, 0]), Uint8Array.from([0, 0, 0, 0, 1])];
     const step = {
-      cells: [cellOf('fa', 'own', 5), cellOf('bp', 'transfer:fa', 5)],
-      masks: [Uint8Array.from([1, 0, 1, 1, 0]), Uint8Array.from([0, 0, 0, 0, 1])],
+      cells: [cellOf('fa', 'own', 5, masks[0]), cellOf('bp', 'transfer:fa', 5, masks[1])],
+      masks,
     };
     const back = decodeStep(JSON.parse(JSON.stringify(encodeStep(step))));
     expect(back.cells).toEqual(step.cells);
@@ -49,7 +50,10 @@ describe('stored steps', () => {
   });
 
   it("read the earlier format ('0'/'1' strings keyed model|attack|source|eps)", () => {
-    const cells = [cellOf('fa', 'own', 3), cellOf('bp', 'transfer:fa', 3)];
+    const cells = [
+      cellOf('fa', 'own', 3, Uint8Array.from([1, 0, 1])),
+      cellOf('bp', 'transfer:fa', 3, Uint8Array.from([0, 1, 0])),
+    ];
     const back = decodeStep({
       cells,
       masks: { 'fa|bim|own|0.1': '101', 'bp|bim|transfer:fa|0.1': '010' },
@@ -61,5 +65,38 @@ describe('stored steps', () => {
     expect(() => decodeStep({ cells, masks: [packMask(new Uint8Array(3))] })).toThrow(
       /1 masks for 2 cells/,
     );
+  });
+
+  it('refuse a step that parses but was hand-edited or damaged, naming the field', () => {
+    const good = () => ({
+      cells: [cellOf('fa', 'own', 4)],
+      masks: [packMask(new Uint8Array(4))],
+    });
+    expect(decodeStep(good()).cells).toHaveLength(1);
+    const edits: [string, (s: ReturnType<typeof good>) => void, RegExp][] = [
+      ['more correct than images', (s) => void (s.cells[0]!.correct = 9), /cells\[0\]\.correct/],
+      [
+        'a string eps',
+        (s) => void ((s.cells[0] as { epsilon: unknown }).epsilon = '0.1'),
+        /cells\[0\]\.epsilon/,
+      ],
+      [
+        'an accuracy off its counts',
+        (s) => void (s.cells[0]!.accuracy = 0.5),
+        /cells\[0\]\.accuracy/,
+      ],
+      [
+        'a mask that disagrees with the counts',
+        (s) => void (s.masks[0] = packMask(Uint8Array.from([1, 0, 0, 0]))),
+        /counts 0 of 4 correct but its mask has 1 of 4/,
+      ],
+      ['no cells', (s) => void ((s as { cells: unknown }).cells = null), /no list of cells/],
+    ];
+    for (const [what, edit, message] of edits) {
+      const s = good();
+      edit(s);
+      expect(() => decodeStep(JSON.parse(JSON.stringify(s))), what).toThrow(StoredStepError);
+      expect(() => decodeStep(JSON.parse(JSON.stringify(s))), what).toThrow(message);
+    }
   });
 });

@@ -147,6 +147,36 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     const mixed = await runRepro(config, { command: 'test', log: (l) => said.push(l) });
     expect(mixed.results.environment.reusedFromOtherBackends).toEqual({ cpu: 1 });
     expect(said.join('\n')).toMatch(/1 reused steps were computed on the cpu backend, not wasm/);
+
+    // a hand-edited step that still parses (more correct than images), and a hand-edited
+    // gradient-alignment record: each is named, set aside and computed again; nothing else is
+    const bimFile = (await readdir(join(config.outDir, 'cells'))).find(
+      (f) => f.includes('_audit_bim_') && f.endsWith('.json'),
+    )!;
+    const bim = JSON.parse(await readFile(join(config.outDir, 'cells', bimFile), 'utf8'));
+    bim.value.cells[0].correct = bim.value.cells[0].n + 5;
+    await writeFile(join(config.outDir, 'cells', bimFile), JSON.stringify(bim));
+    const alignFile = (await readdir(join(config.outDir, 'cells'))).find(
+      (f) => f.includes('_alignment_') && f.endsWith('.json'),
+    )!;
+    const align = JSON.parse(await readFile(join(config.outDir, 'cells', alignFile), 'utf8'));
+    align.value.n = -1;
+    await writeFile(join(config.outDir, 'cells', alignFile), JSON.stringify(align));
+    const told: string[] = [];
+    const edited = await runRepro(config, { command: 'test', log: (l) => told.push(l) });
+    expect(edited.computed).toBe(1);
+    const text = told.join('\n');
+    expect(text).toContain(`${bimFile} is not valid (`);
+    expect(text).toMatch(/cells\[0\]\.correct/);
+    expect(text).toContain(`set aside as ${join(config.outDir, 'cells', bimFile)}.unreadable`);
+    expect(text).toContain(`${alignFile} is not valid (`);
+    const left = await readdir(join(config.outDir, 'cells'));
+    expect(left).toContain(`${bimFile}.unreadable`);
+    expect(left).toContain(`${alignFile}.unreadable`);
+    expect(left).toContain(bimFile); // computed again
+    const timeless = (cs: typeof again.results.cells) => cs.map(({ seconds: _s, ...c }) => c);
+    expect(timeless(edited.results.cells)).toEqual(timeless(again.results.cells));
+    expect(edited.results.alignment).toEqual(again.results.alignment);
   });
 
   it('plots accuracy against PGD steps and restarts, from one shared point', async () => {

@@ -48,7 +48,11 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
       stored.set(s.key, decodeStep(value));
     } catch (e) {
       if (!(e instanceof StoredStepError)) throw e;
-      log(`${s.label}: its stored result is unreadable (${e.message}); computing it again`);
+      // hand-edited or damaged, though it parses: keep the file for a look, compute the step
+      const file = await store.setAsideKey(s.key);
+      log(
+        `${s.label}: its stored result ${file} is not valid (${e.message}); set aside as ${file}.unreadable, computing it again`,
+      );
     }
   }
   // a step planned twice (a point two curves share) runs once

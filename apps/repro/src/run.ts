@@ -18,6 +18,7 @@ import {
   studyResults,
 } from './assemble.js';
 import { sanityChecks } from './checks.js';
+import { checkStoredAlignment, StoredStepError } from './codec.js';
 import type { DatasetName, ReproConfig } from './config.js';
 import { loadData } from './data.js';
 import { executeSteps } from './execute.js';
@@ -256,6 +257,18 @@ async function runDataset(
     const dimension = test.shape.slice(1).reduce((a, b) => a * b, 1);
     if (plan.alignment && !(options.reportOnly && !env.store.has(plan.alignment.key))) {
       const { key, n } = plan.alignment;
+      const had = env.store.get<AlignmentRecord>(key);
+      if (had !== undefined) {
+        try {
+          checkStoredAlignment(had);
+        } catch (e) {
+          if (!(e instanceof StoredStepError)) throw e;
+          const file = await env.store.setAsideKey(key);
+          log(
+            `${dataset}/fa gradient alignment: its stored result ${file} is not valid (${e.message}); set aside as ${file}.unreadable, computing it again`,
+          );
+        }
+      }
       const { value } = await env.store.getOrCompute(key, () =>
         gradientAlignmentOf(ctx, 'fa', n, signal),
       );

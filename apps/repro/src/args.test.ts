@@ -47,6 +47,18 @@ describe('configuration', () => {
     await expect(resolveConfig(['--config', file])).rejects.toThrow(/audit\.gradientFreeSize/);
   });
 
+  it('reads --shard k/n and refuses any other form', async () => {
+    expect((await resolveConfig(['--shard', '2/3'])).shard).toEqual({ index: 2, count: 3 });
+    expect((await resolveConfig([])).shard).toBeNull();
+    for (const bad of ['0/2', '3/2', '1', '1/0', 'a/b', '', '1/65', '1.5/2'])
+      await expect(resolveConfig(['--shard', bad]), bad).rejects.toThrow(
+        /--shard: expected 'k\/n' with 1 <= k <= n <= 64, e\.g\. 1\/2/,
+      );
+    await expect(resolveConfig(['--shard', '1/2', '--report-only'])).rejects.toThrow(
+      /--shard: expected not given with --report-only/,
+    );
+  });
+
   it('refuses what only looked valid: inherited keys, an empty number, a seed whose surrogate overflows', async () => {
     await expect(resolveConfig(['--preset', 'toString'])).rejects.toThrow(
       /--preset: expected one of 'smoke', 'quick', 'paper', found "toString"/,

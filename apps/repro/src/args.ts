@@ -35,6 +35,9 @@ Options (each overrides the preset, then the --config file):
   --iterations <n>               BIM / MI-FGSM iterations (default 10)
   --no-audit                     skip the gradient-masking audit
   --report-only                  compute nothing: results, figures and report from what is stored
+  --shard <k/n>                  compute shard k of n of the study (1 <= k <= n): n processes, even on
+                                 several machines sharing --out, each run with its own k; the last to
+                                 finish writes the results
   --audit-eps <list>             the audit's in-ball eps for every dataset (default: per dataset, see README)
   --audit-size <n|all>           test images every audit attack runs on (the same for all)
   --help                         this text
@@ -62,7 +65,7 @@ const csv = (v: string) =>
 /** Flags → config: preset, then the --config file, then flags; validated. */
 export async function resolveConfig(
   argv: string[],
-): Promise<{ config: ReproConfig; help: boolean; reportOnly: boolean }> {
+): Promise<{ config: ReproConfig; help: boolean; reportOnly: boolean; shard: Shard | null }> {
   let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({
@@ -90,6 +93,7 @@ export async function resolveConfig(
         'audit-eps': { type: 'string' },
         'report-only': { type: 'boolean' },
         'audit-size': { type: 'string' },
+        shard: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
       },
     });
@@ -182,5 +186,23 @@ export async function resolveConfig(
   if (typeof v['audit-size'] === 'string') audit.size = intOrAll('--audit-size', v['audit-size']);
   if (Object.keys(audit).length) flags.audit = { ...config.audit, ...audit };
   config = validateConfig(mergeConfig(config, flags, 'flags'), 'flags');
-  return { config, help: Boolean(v.help), reportOnly: Boolean(v['report-only']) };
+  const shard = typeof v.shard === 'string' ? parseShard(v.shard) : null;
+  if (shard && v['report-only'])
+    throw new ConfigError('--shard', 'not given with --report-only', v.shard, 'flags');
+  return { config, help: Boolean(v.help), reportOnly: Boolean(v['report-only']), shard };
+}
+
+/** One of n processes sharing a study: it computes the steps whose turn is k (1-based). */
+export interface Shard {
+  index: number;
+  count: number;
+}
+
+export function parseShard(v: string): Shard {
+  const m = /^\s*(\d+)\s*\/\s*(\d+)\s*$/.exec(v);
+  const index = m ? Number(m[1]) : Number.NaN;
+  const count = m ? Number(m[2]) : Number.NaN;
+  if (!m || index < 1 || count < 1 || index > count || count > 64)
+    throw new ConfigError('--shard', "'k/n' with 1 <= k <= n <= 64, e.g. 1/2", v, 'flags');
+  return { index, count };
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { relative } from 'node:path';
-import { resolveConfig, USAGE } from './args.js';
+import { resolveConfig, type Shard, USAGE } from './args.js';
 import { ConfigError } from './config.js';
-import { runRepro } from './run.js';
+import { runRepro, runShard } from './run.js';
 
 /** Errors that describe the user's situation: a sentence, not a stack trace (exit 1). */
 const USER_ERRORS = ['RunLockedError', 'NoDataError', 'OutputFolderError'];
@@ -10,6 +10,7 @@ const USER_ERRORS = ['RunLockedError', 'NoDataError', 'OutputFolderError'];
 async function main(argv: string[]): Promise<number> {
   let config: Awaited<ReturnType<typeof resolveConfig>>['config'];
   let reportOnly = false;
+  let shard: Shard | null = null;
   try {
     const r = await resolveConfig(argv);
     if (r.help) {
@@ -18,6 +19,7 @@ async function main(argv: string[]): Promise<number> {
     }
     config = r.config;
     reportOnly = r.reportOnly;
+    shard = r.shard;
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`repro: ${e.message}\n\n${USAGE}`);
@@ -41,15 +43,20 @@ async function main(argv: string[]): Promise<number> {
       `${config.attacks.variant} update rules, audit ${config.audit.enabled ? 'on' : 'off'}, output ${config.outDir}`,
   );
   try {
-    const out = await runRepro(config, {
-      command,
-      signal: controller.signal,
-      ...(reportOnly ? { reportOnly } : {}),
-    });
+    const base = { command, signal: controller.signal, ...(reportOnly ? { reportOnly } : {}) };
+    const out = shard ? await runShard(config, { ...base, shard }) : await runRepro(config, base);
     const rel = relative(process.cwd(), out.outDir) || '.';
     console.log(
-      `\nrepro: ${out.computed} steps computed, ${out.reused} reused from an earlier run`,
+      `\nrepro: ${shard ? `shard ${shard.index}/${shard.count}: ` : ''}${out.computed} steps computed, ${out.reused} reused from an earlier run`,
     );
+    if (!out.results) {
+      console.log(
+        out.waiting
+          ? `  ${out.waiting} steps of the other shards are not stored yet: the last shard to finish writes the results (or, once they are done, run again with --report-only)`
+          : '  another shard is writing the results',
+      );
+      return out.failed.length ? 1 : 0;
+    }
     for (const v of out.verdicts) console.log(`  ${v.dataset}: ${v.verdict} — ${v.summary}`);
     console.log(`  wrote ${rel}/REPORT.md, results.json, results.csv and figures/`);
     if (out.failed.length) {

@@ -74,23 +74,41 @@ describe('stored steps', () => {
     });
     expect(decodeStep(good()).cells).toHaveLength(1);
     const edits: [string, (s: ReturnType<typeof good>) => void, RegExp][] = [
-      ['more correct than images', (s) => void (s.cells[0]!.correct = 9), /cells\[0\]\.correct/],
+      [
+        'more correct than images',
+        (s) => {
+          s.cells[0]!.correct = 9;
+        },
+        /cells\[0\]\.correct/,
+      ],
       [
         'a string eps',
-        (s) => void ((s.cells[0] as { epsilon: unknown }).epsilon = '0.1'),
+        (s) => {
+          (s.cells[0] as { epsilon: unknown }).epsilon = '0.1';
+        },
         /cells\[0\]\.epsilon/,
       ],
       [
         'an accuracy off its counts',
-        (s) => void (s.cells[0]!.accuracy = 0.5),
+        (s) => {
+          s.cells[0]!.accuracy = 0.5;
+        },
         /cells\[0\]\.accuracy/,
       ],
       [
         'a mask that disagrees with the counts',
-        (s) => void (s.masks[0] = packMask(Uint8Array.from([1, 0, 0, 0]))),
+        (s) => {
+          s.masks[0] = packMask(Uint8Array.from([1, 0, 0, 0]));
+        },
         /counts 0 of 4 correct but its mask has 1 of 4/,
       ],
-      ['no cells', (s) => void ((s as { cells: unknown }).cells = null), /no list of cells/],
+      [
+        'no cells',
+        (s) => {
+          (s as { cells: unknown }).cells = null;
+        },
+        /no list of cells/,
+      ],
     ];
     for (const [what, edit, message] of edits) {
       const s = good();

@@ -304,6 +304,74 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
   );
 });
 
+describe('shards of one study on one output folder', () => {
+  it.skipIf(!existsSync(cli))(
+    'two --shard processes at once: each model trained once, each step computed once, results as one run gives',
+    async () => {
+      const config = await smoke();
+      const args = (more: string[]) => [
+        cli,
+        '--preset',
+        'smoke',
+        '--datasets',
+        'mnist',
+        '--no-audit',
+        '--workers',
+        '1',
+        '--data-dir',
+        config.dataDir!,
+        '--no-download',
+        ...more,
+      ];
+      const env = { ...process.env, CI: '1' };
+      const run = (more: string[]) =>
+        new Promise<{ code: number | null; out: string }>((done) => {
+          const child = spawn(process.execPath, args(more), {
+            env,
+            stdio: ['ignore', 'pipe', 'pipe'],
+          });
+          let out = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+          });
+          child.stderr.on('data', (d) => {
+            out += d;
+          });
+          child.on('exit', (code) => done({ code, out }));
+        });
+      const [a, b] = await Promise.all([
+        run(['--out', config.outDir, '--shard', '1/2']),
+        run(['--out', config.outDir, '--shard', '2/2']),
+      ]);
+      expect([a.code, b.code], `${a.out}\n----\n${b.out}`).toEqual([0, 0]);
+      const both = `${a.out}\n${b.out}`;
+      // each model trained by one shard; the other waited for it or found it saved
+      for (const id of ['bp', 'fa'])
+        expect(both.match(new RegExp(`train mnist/${id}: done`, 'g')) ?? []).toHaveLength(1);
+      const computed = [a.out, b.out].map((o) =>
+        Number(/shard \d\/2: (\d+) steps computed/.exec(o)?.[1] ?? Number.NaN),
+      );
+      expect(computed.every((c) => c > 0)).toBe(true);
+      // exactly one of them wrote the results, from every step
+      const writers = [a.out, b.out].filter((o) => o.includes('wrote '));
+      expect(writers).toHaveLength(1);
+      const sharded = await readResults(join(config.outDir, 'results.json'));
+      const stored = (await readdir(join(config.outDir, 'cells'))).filter((f) =>
+        f.endsWith('.json'),
+      );
+      expect(computed[0]! + computed[1]!).toBe(stored.length);
+      expect((await readdir(config.outDir)).filter((f) => f.startsWith('.repro'))).toEqual([]);
+      // the same numbers as one process computing everything
+      const whole = await smoke();
+      const one = await run(['--out', whole.outDir]);
+      expect(one.code, one.out).toBe(0);
+      const single = await readResults(join(whole.outDir, 'results.json'));
+      const strip = (cs: typeof single.cells) => cs.map(({ seconds: _s, ...c }) => c);
+      expect(strip(sharded.cells)).toEqual(strip(single.cells));
+    },
+  );
+});
+
 describe('the CLI refuses bad flags before any work', () => {
   it.skipIf(!existsSync(cli))('exits 2 with the field, the expectation and the usage', async () => {
     const child = spawn(process.execPath, [cli, '--eps', '0,2'], {

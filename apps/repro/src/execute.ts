@@ -10,7 +10,7 @@ import { forEachConcurrent } from './pool.js';
 import { formatDuration } from './progress.js';
 import type { StepContext, StepOutput } from './steps.js';
 import { attackStep } from './steps.js';
-import type { CellStore, StepOrigin } from './store.js';
+import type { CellStore, ShardSpec, StepOrigin } from './store.js';
 import type { ContextMessage } from './worker.js';
 
 export interface ExecuteEnv extends PhaseEnv {
@@ -19,6 +19,12 @@ export interface ExecuteEnv extends PhaseEnv {
   origin: StepOrigin;
   /** Compute nothing: a step the store does not hold gives no cells (counted in `missing`). */
   reportOnly?: boolean;
+  /**
+   * Compute only this shard's steps: the plan's distinct steps taken in turn, the j-th (from 0)
+   * belonging to shard (j mod count) + 1. The others' are reused if stored, else counted in
+   * `missing` and given no cells.
+   */
+  shard?: ShardSpec;
   /** The steps' context in this thread. */
   ctx: StepContext;
   /** The same context as the workers load it (model folders instead of models). */
@@ -60,23 +66,29 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
   steps.forEach((s, i) => {
     if (!first.has(s.key)) first.set(s.key, i);
   });
+  const shard = env.shard;
+  const turn = new Map([...first.keys()].map((k, j) => [k, j]));
+  const mine = (key: string) => !shard || turn.get(key)! % shard.count === shard.index - 1;
+  // what this run takes care of: its own steps, and those already stored
+  const total = [...first.keys()].filter((k) => stored.has(k) || mine(k)).length;
   const overall = performance.now();
   // the time left is estimated from the work left, in gradient evaluations per image, not
   // from the count of steps (an FGSM step costs a tenth of a BIM one)
   const costLeft = [...new Map(steps.map((s) => [s.key, s])).values()]
-    .filter((s) => !stored.has(s.key))
+    .filter((s) => !stored.has(s.key) && mine(s.key))
     .reduce((sum, s) => sum + stepCost(s.spec), 0);
   let costDone = 0;
   let done = 0;
   let computed = 0;
   let reused = 0;
+  let missing = 0;
   const otherBackends: Record<string, number> = {};
   if (env.reportOnly) {
     const outputs = steps.map((s) => stored.get(s.key) ?? { cells: [], masks: [] });
     const missing = [...first.keys()].filter((k) => !stored.has(k)).length;
     return { outputs, computed: 0, reused: first.size - missing, otherBackends: {}, missing };
   }
-  if (pool && steps.some((s) => !stored.has(s.key))) {
+  if (pool && steps.some((s) => !stored.has(s.key) && mine(s.key))) {
     await pool.broadcast({
       type: 'context',
       context: { ...env.workerContext, test: shareSplit(ctx.test) },
@@ -95,6 +107,11 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
       if (from && from !== env.origin.backend) otherBackends[from] = (otherBackends[from] ?? 0) + 1;
       return;
     }
+    if (!mine(step.key)) {
+      outputs[i] = { cells: [], masks: [] }; // another shard's, not stored yet
+      missing++;
+      return;
+    }
     // eps = 0 needs no attack (the clean images are the answer): no progress to show
     const bar = step.spec.eps > 0 ? board.task(step.label, 'img') : undefined;
     const hooks = { ...(bar ? { onProgress: bar } : {}), ...(signal ? { signal } : {}) };
@@ -110,7 +127,7 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
     costDone += stepCost(step.spec);
     const rate = (performance.now() - overall) / 1000 / Math.max(costDone, 1);
     log(
-      `[${done}/${first.size}] ${step.label}: done; about ${formatDuration(rate * (costLeft - costDone))} left for ${dataset}`,
+      `[${done}/${total}] ${step.label}: done; about ${formatDuration(rate * (costLeft - costDone))} left for ${dataset}`,
     );
   });
   steps.forEach((s, i) => {
@@ -120,5 +137,5 @@ export async function executeSteps(steps: PlannedStep[], env: ExecuteEnv): Promi
     log(
       `${dataset}: ${count} reused steps were computed on the ${b} backend, not ${env.origin.backend}: their numbers are ${b}'s (results.json records it; a fresh --out recomputes them here)`,
     );
-  return { outputs, computed, reused, otherBackends, missing: 0 };
+  return { outputs, computed, reused, otherBackends, missing };
 }

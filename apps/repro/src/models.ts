@@ -3,8 +3,8 @@
  * the workers) and saved, or read back from an earlier run; then their clean accuracy.
  */
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { fileSystem } from '@fa-robust/backend';
 import { type Split, take } from '@fa-robust/datasets';
 import { type ModelRecord, type ResultCell, resultCell } from '@fa-robust/metrics';
@@ -16,7 +16,7 @@ import { type DatasetPlan, modelFolder, SURROGATE_ID } from './plan.js';
 import { forEachConcurrent, type WorkerPool } from './pool.js';
 import type { progressBoard } from './progress.js';
 import { predictLabels, type TrainSpec, trainModel } from './steps.js';
-import { writeFileAtomic } from './store.js';
+import { describeClaim, releaseClaim, tryClaim, writeFileAtomic } from './store.js';
 import type { WorkerJob } from './worker.js';
 
 export interface PhaseEnv {
@@ -56,42 +56,83 @@ export async function prepareModels(
   for (const spec of plan.models) {
     const dir = join(env.outDir, 'models', modelFolder(dataset, spec, plan.train));
     dirs[spec.id] = dir;
-    if (existsSync(join(dir, 'model.json'))) {
-      trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
-      const info = await readTrainInfo(dir);
-      if (info) seconds[spec.id] = info.seconds;
-      log(`${dataset}/${spec.id}: reusing the model saved in ${dir}`);
-    } else {
+    if (!existsSync(join(dir, 'model.json'))) {
       if (!train) throw new Error(`${dataset}: no training data to train ${spec.id}`);
       const { size: _size, ...rest } = plan.train;
       toTrain.push({ spec: { dataset, ...spec, ...rest }, dir });
     }
   }
-  if (toTrain.length) {
+  // One process trains each model: it claims `<folder>.training` first. Another process on
+  // the same folder (a shard of the same study) waits for the model it is training, and takes
+  // the claim over if that process dies.
+  const claimOf = (dir: string) => `${dir}.training`;
+  const trainClaimed = async (items: { spec: TrainSpec; dir: string }[]) => {
+    if (!items.length) return;
     const data = train!;
     const shared = pool ? shareSplit(data) : data;
-    await forEachConcurrent(toTrain, pool?.size ?? 1, async ({ spec, dir }) => {
-      const bar = board.task(`train ${dataset}/${spec.id}`, 'img');
-      if (pool) {
-        const r = await pool.run<{ seconds: number }>(
-          { type: 'train', spec, data: shared, dir },
-          { onProgress: bar, onLog: log },
-        );
-        seconds[spec.id] = r.seconds;
-        trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
-        await writeTrainInfo(dir, r.seconds);
-      } else {
-        const r = await trainModel(spec, data, dir, {
-          onProgress: bar,
-          log,
-          ...(env.signal ? { signal: env.signal } : {}),
-        });
-        seconds[spec.id] = r.seconds;
-        trained[spec.id] = r.model;
-        await writeTrainInfo(dir, r.seconds);
+    await forEachConcurrent(items, pool?.size ?? 1, async ({ spec, dir }) => {
+      try {
+        const bar = board.task(`train ${dataset}/${spec.id}`, 'img');
+        if (pool) {
+          const r = await pool.run<{ seconds: number }>(
+            { type: 'train', spec, data: shared, dir },
+            { onProgress: bar, onLog: log },
+          );
+          seconds[spec.id] = r.seconds;
+          trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
+          await writeTrainInfo(dir, r.seconds);
+        } else {
+          const r = await trainModel(spec, data, dir, {
+            onProgress: bar,
+            log,
+            ...(env.signal ? { signal: env.signal } : {}),
+          });
+          seconds[spec.id] = r.seconds;
+          trained[spec.id] = r.model;
+          await writeTrainInfo(dir, r.seconds);
+        }
+        bar.finish();
+      } finally {
+        await releaseClaim(claimOf(dir));
       }
-      bar.finish();
     });
+  };
+  let pending = toTrain;
+  let told = new Set<string>();
+  while (pending.length) {
+    const mine: typeof pending = [];
+    const others: typeof pending = [];
+    for (const item of pending) {
+      if (existsSync(join(item.dir, 'model.json')) && !existsSync(claimOf(item.dir))) continue;
+      await mkdir(dirname(item.dir), { recursive: true });
+      const holder = await tryClaim(claimOf(item.dir), `training ${dataset}/${item.spec.id}`);
+      if (holder == null) {
+        // the model may have been finished between the look and the claim
+        if (existsSync(join(item.dir, 'model.json'))) await releaseClaim(claimOf(item.dir));
+        else mine.push(item);
+        continue;
+      }
+      others.push(item);
+      if (!told.has(item.spec.id))
+        log(
+          `${dataset}/${item.spec.id}: being trained by ${describeClaim(holder)}; waiting for it`,
+        );
+    }
+    told = new Set([...told, ...others.map((o) => o.spec.id)]);
+    await trainClaimed(mine);
+    pending = others;
+    if (pending.length) {
+      env.signal?.throwIfAborted();
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
+  for (const spec of plan.models) {
+    if (trained[spec.id]) continue;
+    const dir = dirs[spec.id]!;
+    trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
+    const info = await readTrainInfo(dir);
+    if (info) seconds[spec.id] = info.seconds;
+    log(`${dataset}/${spec.id}: reusing the model saved in ${dir}`);
   }
   const records = plan.models.map((spec): ModelRecord => {
     const s = seconds[spec.id];

@@ -29,7 +29,15 @@ import { WorkerPool } from './pool.js';
 import { progressBoard } from './progress.js';
 import { renderReport } from './report.js';
 import { stepContext } from './steps.js';
-import { CellStore, lockOutput, writeFileAtomic } from './store.js';
+import {
+  CellStore,
+  describeClaim,
+  lockOutput,
+  releaseClaim,
+  type ShardSpec,
+  tryClaim,
+  writeFileAtomic,
+} from './store.js';
 import { type AuditVerdict, auditVerdict } from './verdict.js';
 import type { WorkerJob } from './worker.js';
 
@@ -53,6 +61,13 @@ export interface RunOptions {
    * and said.
    */
   reportOnly?: boolean;
+  /**
+   * One of `count` processes sharing the study's output folder (`--shard k/n`): this one
+   * computes the `index`-th share of the steps (and trains the models no other shard is
+   * training). The one that finds every shard's steps stored when it is done writes the
+   * results; the others return `results: null`.
+   */
+  shard?: ShardSpec;
 }
 
 /** The output folder cannot be used (a file, not writable, a full disk). */
@@ -119,8 +134,44 @@ export function resolveWorkers(workers: ReproConfig['workers'], backendName: str
   return Math.min(8, 1 + resolveWorkerCount('auto', backendName));
 }
 
+/**
+ * A shard that finished its share before the other shards did: they write the results (the
+ * last to finish), or a later `--report-only` run does.
+ */
+export interface PendingShard {
+  outDir: string;
+  results: null;
+  /** The other shards' steps not stored yet when this one finished. */
+  waiting: number;
+  backend: BackendInfo;
+  computed: number;
+  reused: number;
+  failed: string[];
+}
+
 /** Runs the whole study. Every finished step is stored, so a rerun continues where it stopped. */
-export async function runRepro(config: ReproConfig, options: RunOptions): Promise<RunOutput> {
+export async function runRepro(
+  config: ReproConfig,
+  options: Omit<RunOptions, 'shard'>,
+): Promise<RunOutput> {
+  return (await runInFolder(config, options)) as RunOutput;
+}
+
+/**
+ * Runs one shard of the study (`options.shard`): its share of the steps, then the results if
+ * every other shard's steps are stored by then.
+ */
+export async function runShard(
+  config: ReproConfig,
+  options: RunOptions & { shard: ShardSpec },
+): Promise<RunOutput | PendingShard> {
+  return runInFolder(config, options);
+}
+
+async function runInFolder(
+  config: ReproConfig,
+  options: RunOptions,
+): Promise<RunOutput | PendingShard> {
   const log = options.log ?? ((l: string) => console.log(l));
   const started = performance.now();
   const outDir = resolve(options.cwd ?? process.cwd(), config.outDir);
@@ -139,7 +190,7 @@ export async function runRepro(config: ReproConfig, options: RunOptions): Promis
             : `cannot be made (${code ?? (e as Error).message})`;
     throw new OutputFolderError(`the output folder ${outDir} ${why}: give --out another folder`);
   }
-  const lock = await lockOutput(outDir, options.command);
+  const lock = await lockOutput(outDir, options.command, options.shard);
   try {
     return await runLocked(config, options, outDir, log, started);
   } finally {
@@ -153,7 +204,7 @@ async function runLocked(
   outDir: string,
   log: (line: string) => void,
   started: number,
-): Promise<RunOutput> {
+): Promise<RunOutput | PendingShard> {
   const backend = await setupBackend({ backend: config.backend });
   log(`backend: ${backend.name} (${backend.reason}${backend.simd ? ', SIMD' : ''})`);
   let nWorkers = resolveWorkers(config.workers, backend.name);
@@ -241,6 +292,7 @@ async function runDataset(
     const executed = await executeSteps(plan.steps, {
       ...phase,
       ...(options.reportOnly ? { reportOnly: true } : {}),
+      ...(options.shard ? { shard: options.shard } : {}),
       store: env.store,
       origin: { backend: env.backend.name, versions: env.versions },
       ctx,
@@ -255,7 +307,12 @@ async function runDataset(
     // 4. the audit's gradient alignment: input gradients, and W against B per layer
     const alignment: AlignmentRecord[] = [];
     const dimension = test.shape.slice(1).reduce((a, b) => a * b, 1);
-    if (plan.alignment && !(options.reportOnly && !env.store.has(plan.alignment.key))) {
+    // (a shard: the first shard computes it)
+    const alignmentHere =
+      plan.alignment &&
+      !(options.reportOnly && !env.store.has(plan.alignment.key)) &&
+      !(options.shard && options.shard.index !== 1 && !env.store.has(plan.alignment.key));
+    if (plan.alignment && alignmentHere) {
       const { key, n } = plan.alignment;
       const had = env.store.get<AlignmentRecord>(key);
       if (had !== undefined) {
@@ -276,6 +333,19 @@ async function runDataset(
       log(
         `${dataset}/fa: feedback-path vs true input gradient, median angle ${value.angle.median?.toFixed(1)} degrees over ${value.n} images (two random directions: 90 +- ${(57.3 / Math.sqrt(dimension)).toFixed(1)})`,
       );
+    }
+    if (options.shard) {
+      // a shard's part ends here: the results are assembled once every shard's steps are in
+      const keys = [
+        ...plan.steps.map((s) => s.key),
+        ...(plan.alignment ? [plan.alignment.key] : []),
+      ];
+      return {
+        note: data.note,
+        parts: null,
+        failed: false,
+        shard: { keys, computed: executed.computed, reused: executed.reused },
+      };
     }
     const layerAlignment = plan.alignment
       ? layerAngles(models.trained.fa!).map((l) => ({
@@ -338,7 +408,78 @@ async function runDataset(
   }
 }
 
-async function study(config: ReproConfig, options: RunOptions, env: StudyEnv): Promise<RunOutput> {
+/**
+ * A shard's run: its share of every dataset's steps; then, if every shard's steps are stored,
+ * the results, figures and report, as a run without --shard writes them from the store.
+ */
+async function study(
+  config: ReproConfig,
+  options: RunOptions,
+  env: StudyEnv,
+): Promise<RunOutput | PendingShard> {
+  const { shard } = options;
+  if (!shard) return fullStudy(config, options, env);
+  const { log, outDir } = env;
+  const board = progressBoard();
+  const store = await CellStore.open(join(outDir, 'cells'));
+  if (store.size) log(`resuming: ${store.size} finished steps found in ${join(outDir, 'cells')}`);
+  await writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  let computed = 0;
+  let reused = 0;
+  const keys: string[] = [];
+  const failed: string[] = [];
+  for (const dataset of config.datasets) {
+    options.signal?.throwIfAborted();
+    const r = await runDataset(config, dataset, options, { ...env, store, board });
+    if (r.failed) failed.push(dataset);
+    if (!r.shard) continue;
+    keys.push(...r.shard.keys);
+    computed += r.shard.computed;
+    reused += r.shard.reused;
+  }
+  if (keys.length === 0) {
+    throw new NoDataError(
+      `no dataset could be loaded, so shard ${shard.index}/${shard.count} has nothing to run`,
+    );
+  }
+  const partial = (waiting: number): PendingShard => ({
+    outDir,
+    results: null,
+    waiting,
+    backend: env.backend,
+    computed,
+    reused,
+    failed,
+  });
+  // what the other shards have stored by now
+  const now = await CellStore.open(join(outDir, 'cells'));
+  const waiting = new Set(keys.filter((k) => !now.has(k))).size;
+  log(
+    `shard ${shard.index}/${shard.count}: its share is done (${computed} steps computed, ${reused} reused); ` +
+      (waiting
+        ? `${waiting} steps of the other shards are not stored yet`
+        : "every shard's steps are stored"),
+  );
+  if (waiting || failed.length) return partial(waiting);
+  const claim = join(outDir, '.repro.assemble');
+  const holder = await tryClaim(claim, `shard ${shard.index}/${shard.count} writing the results`);
+  if (holder) {
+    log(`the results are being written by ${describeClaim(holder)}`);
+    return partial(0);
+  }
+  try {
+    const out = await fullStudy(config, { ...options, shard: undefined }, env);
+    return { ...out, computed, reused };
+  } finally {
+    await releaseClaim(claim);
+  }
+}
+
+async function fullStudy(
+  config: ReproConfig,
+  options: RunOptions,
+  env: StudyEnv,
+): Promise<RunOutput> {
   const { log, started, outDir, backend } = env;
   const board = progressBoard();
   const store = await CellStore.open(join(outDir, 'cells'));

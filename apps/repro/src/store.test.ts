@@ -5,7 +5,7 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDuration, progress } from './progress.js';
-import { CellStore, hash, lockOutput } from './store.js';
+import { CellStore, hash, lockOutput, releaseClaim, tryClaim } from './store.js';
 
 describe('CellStore', () => {
   it('persists cells across reopenings and computes each once', async () => {
@@ -98,6 +98,69 @@ describe("the output folder lock and the store's care for others' files", () => 
     expect(JSON.parse(await readFile(join(dir, '.repro.lock'), 'utf8')).pid).toBe(process.pid);
     await taken.release();
     expect(existsSync(join(dir, '.repro.lock'))).toBe(false);
+  });
+
+  it('lets shards of one study share the folder, and nothing else', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-shards-'));
+    const one = await lockOutput(dir, 'shard one', { index: 1, count: 2 });
+    const two = await lockOutput(dir, 'shard two', { index: 2, count: 2 });
+    expect((await readdir(dir)).sort()).toEqual([
+      '.repro.lock.shard-1-of-2',
+      '.repro.lock.shard-2-of-2',
+    ]);
+    // the same shard twice, a run without --shard, a shard of another split: refused, named
+    await expect(lockOutput(dir, 'shard one again', { index: 1, count: 2 })).rejects.toThrow(
+      /in use by shard 1\/2 of a repro run \(pid \d+ on .*: shard one\); this shard is already running: give each process its own --shard k/,
+    );
+    await expect(lockOutput(dir, 'whole run')).rejects.toThrow(
+      /in use by shard [12]\/2 of a repro run .*wait for it to finish, or give this run another --out/,
+    );
+    await expect(lockOutput(dir, 'a third of it', { index: 1, count: 3 })).rejects.toThrow(
+      /in use by shard [12]\/2 of a repro run/,
+    );
+    // a refused run leaves no lock of its own behind
+    expect((await readdir(dir)).sort()).toEqual([
+      '.repro.lock.shard-1-of-2',
+      '.repro.lock.shard-2-of-2',
+    ]);
+    await one.release();
+    await two.release();
+    // a run without --shard holds the folder: no shard starts
+    const whole = await lockOutput(dir, 'whole run');
+    await expect(lockOutput(dir, 'shard', { index: 2, count: 2 })).rejects.toThrow(
+      /in use by another repro run .*: whole run\)/,
+    );
+    await whole.release();
+    // a dead shard's lock is no obstacle
+    await writeFile(
+      join(dir, '.repro.lock.shard-1-of-2'),
+      JSON.stringify({ pid: await deadPid(), host: hostname(), shard: { index: 1, count: 2 } }),
+    );
+    const after = await lockOutput(dir, 'after a crash');
+    await after.release();
+    expect(await readdir(dir)).toEqual(['.repro.lock.shard-1-of-2']);
+  });
+
+  it('claims one piece of work for one process, and takes over a dead holder', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-claim-'));
+    const path = join(dir, 'model.training');
+    expect(await tryClaim(path, 'training')).toBeNull();
+    // held by a live process (a sleeping child, as another shard would hold it)
+    const other = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    try {
+      const held = { pid: other.pid, host: hostname(), started: 'then', command: 'training fa' };
+      await writeFile(path, JSON.stringify(held));
+      expect(await tryClaim(path, 'training')).toMatchObject({ pid: other.pid });
+      await releaseClaim(path); // not ours: left alone
+      expect(existsSync(path)).toBe(true);
+    } finally {
+      other.kill();
+    }
+    await writeFile(path, JSON.stringify({ pid: await deadPid(), host: hostname() }));
+    expect(await tryClaim(path, 'training')).toBeNull();
+    expect(JSON.parse(await readFile(path, 'utf8')).pid).toBe(process.pid);
+    await releaseClaim(path);
+    expect(existsSync(path)).toBe(false);
   });
 
   it("keeps a live writer's temporary file, removes a dead one's, and sets an unreadable step aside", async () => {

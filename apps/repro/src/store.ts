@@ -152,16 +152,78 @@ export interface RunLock {
   release(): Promise<void>;
 }
 
+/** One of n processes sharing one study's output folder (`--shard k/n`). */
+export interface ShardSpec {
+  index: number;
+  count: number;
+}
+
+interface LockHolder {
+  pid?: number;
+  host?: string;
+  started?: string;
+  command?: string;
+  shard?: ShardSpec | null;
+}
+
+const LOCK = '.repro.lock';
+const lockName = (shard: ShardSpec | null | undefined) =>
+  shard ? `${LOCK}.shard-${shard.index}-of-${shard.count}` : LOCK;
+
+/** Whether a lock's holder still runs: a pid of this host is checked, another host's cannot be. */
+function holderAlive(h: LockHolder): boolean {
+  return h.pid != null && (h.host !== hostname() || isAlive(h.pid));
+}
+
+function describeHolder(h: LockHolder): string {
+  const what = h.shard
+    ? `shard ${h.shard.index}/${h.shard.count} of a repro run`
+    : 'another repro run';
+  return `${what} (pid ${h.pid} on ${h.host}, started ${h.started}: ${h.command ?? '?'})`;
+}
+
 /**
  * Takes the output folder for this run: `<dir>/.repro.lock` holds its pid, host and start.
  * A second run on the same folder is refused, naming the first, while that one lives; a lock
  * whose process is gone (a crash, kill -9) is taken over. A lock of another host cannot be
  * checked and is refused, saying how to clear it.
+ *
+ * Shards of one study (`--shard k/n`, the same n) share the folder: each takes
+ * `.repro.lock.shard-k-of-n`, and is refused while the same shard runs, while a run without
+ * --shard holds the folder, or while a shard of another split (another n) runs; a run without
+ * --shard is refused while any shard runs.
  */
-export async function lockOutput(dir: string, command: string): Promise<RunLock> {
-  const file = join(dir, '.repro.lock');
-  const me = { pid: process.pid, host: hostname(), started: new Date().toISOString(), command };
-  for (let attempt = 0; attempt < 2; attempt++) {
+export async function lockOutput(
+  dir: string,
+  command: string,
+  shard?: ShardSpec | null,
+): Promise<RunLock> {
+  const file = join(dir, lockName(shard));
+  const me: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    command,
+    shard: shard ?? null,
+  };
+  const refuse = (other: LockHolder, path: string) =>
+    new RunLockedError(
+      `${dir} is in use by ${describeHolder(other)}; ` +
+        (other.host === me.host
+          ? shard && other.shard && other.shard.count === shard.count
+            ? 'this shard is already running: give each process its own --shard k'
+            : 'wait for it to finish, or give this run another --out'
+          : `it cannot be checked from this host: if that run is over, delete ${path}`),
+    );
+  const read = async (path: string): Promise<LockHolder> => {
+    try {
+      return JSON.parse(await readFile(path, 'utf8')) as LockHolder;
+    } catch {
+      return {}; // unreadable: a crash during its write, or gone since; no holder
+    }
+  };
+  let taken = false;
+  for (let attempt = 0; attempt < 2 && !taken; attempt++) {
     try {
       const h = await open(file, 'wx');
       try {
@@ -169,31 +231,82 @@ export async function lockOutput(dir: string, command: string): Promise<RunLock>
       } finally {
         await h.close();
       }
-      return {
-        release: async () => {
-          const held = await readFile(file, 'utf8').catch(() => '');
-          if (held.includes(`"pid":${me.pid},`)) await rm(file, { force: true });
-        },
-      };
+      taken = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const other = await read(file);
+      if (holderAlive(other)) throw refuse(other, file);
+      await rm(file, { force: true }); // its run is gone
+    }
+  }
+  if (!taken) throw new RunLockedError(`${dir}: could not take ${file}`);
+  const release = async () => {
+    const held = await readFile(file, 'utf8').catch(() => '');
+    if (held.includes(`"pid":${me.pid},`)) await rm(file, { force: true });
+  };
+  // the other holders of this folder: each is checked after this lock is written, so of two
+  // runs that start together at least one sees the other
+  for (const f of await readdir(dir)) {
+    if (!f.startsWith(LOCK) || join(dir, f) === file || f.includes('.tmp')) continue;
+    const other = await read(join(dir, f));
+    if (!holderAlive(other)) continue;
+    const compatible = shard != null && other.shard != null && other.shard.count === shard.count;
+    if (!compatible) {
+      await release();
+      throw refuse(other, join(dir, f));
+    }
+  }
+  return { release };
+}
+
+/**
+ * A claim on one piece of shared work (a model to train): `path` created exclusively with
+ * this process's pid and host. Returns null when this process now holds it, or the live
+ * holder; a claim whose holder is gone is taken over.
+ */
+export async function tryClaim(path: string, what: string): Promise<LockHolder | null> {
+  const me: LockHolder = {
+    pid: process.pid,
+    host: hostname(),
+    started: new Date().toISOString(),
+    command: what,
+  };
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      const h = await open(path, 'wx');
+      try {
+        await h.writeFile(`${JSON.stringify(me)}\n`);
+      } finally {
+        await h.close();
+      }
+      return null;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
     }
-    let other: { pid?: number; host?: string; started?: string; command?: string } = {};
+    let other: LockHolder = {};
     try {
-      other = JSON.parse(await readFile(file, 'utf8'));
+      other = JSON.parse(await readFile(path, 'utf8')) as LockHolder;
     } catch {
-      // unreadable: a crash during its write; take it over
+      // being written this instant, or unreadable after a crash: look again
+      await new Promise((r) => setTimeout(r, 200));
+      try {
+        other = JSON.parse(await readFile(path, 'utf8')) as LockHolder;
+      } catch {
+        other = {};
+      }
     }
-    const sameHost = other.host === me.host;
-    if (other.pid != null && (!sameHost || isAlive(other.pid))) {
-      throw new RunLockedError(
-        `${dir} is in use by another repro run (pid ${other.pid} on ${other.host}, started ${other.started}: ${other.command ?? '?'}); ` +
-          (sameHost
-            ? 'wait for it to finish, or give this run another --out'
-            : `it cannot be checked from this host: if that run is over, delete ${file}`),
-      );
-    }
-    await rm(file, { force: true }); // its run is gone
+    if (holderAlive(other)) return other;
+    await rm(path, { force: true }); // its holder is gone
   }
-  throw new RunLockedError(`${dir}: could not take ${file}`);
+  throw new RunLockedError(`could not claim ${path}`);
+}
+
+/** Gives up a claim this process holds (another's is left alone). */
+export async function releaseClaim(path: string): Promise<void> {
+  const held = await readFile(path, 'utf8').catch(() => '');
+  if (held.includes(`"pid":${process.pid},`)) await rm(path, { force: true });
+}
+
+export function describeClaim(h: LockHolder): string {
+  return `pid ${h.pid} on ${h.host} (${h.command ?? '?'}, since ${h.started})`;
 }

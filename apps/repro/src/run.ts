@@ -423,7 +423,8 @@ async function study(
   const board = progressBoard();
   const store = await CellStore.open(join(outDir, 'cells'));
   if (store.size) log(`resuming: ${store.size} finished steps found in ${join(outDir, 'cells')}`);
-  await writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  // (config.json, like every file outside cells/ and models/, is written by the shard that
+  // assembles the results: two shards never write the same file)
   let computed = 0;
   let reused = 0;
   const keys: string[] = [];

@@ -7,6 +7,7 @@ import { conv2d } from './conv2d.js';
 import { dense, type FaDense } from './dense.js';
 import { FeedbackOptionError } from './errors.js';
 import { mixSeed, SEED_STREAM, xavierLimit } from './init.js';
+import { MIRROR_AMPLITUDE, MIRROR_BATCH, mirrorEstimate } from './kernels.js';
 import { FEEDBACK_MODES, type FeedbackMode } from './modes.js';
 import { seededTensor, values } from './test-utils.js';
 import { train } from './train.js';
@@ -63,13 +64,14 @@ function weight(model: tfl.LayersModel, name: string): Float32Array {
 }
 
 describe('feedback weights', () => {
-  it('are made by the mode: none in bp and usf, non-trainable except kp, B_dfa [outputs, inputs] in dfa', () => {
+  it('are made by the mode: none in bp and usf, non-trainable except kp and wm, B_dfa [outputs, inputs] in dfa', () => {
     for (const mode of FEEDBACK_MODES) {
+      const trained = mode === 'kp' || mode === 'wm';
       const m = small(mode, 1);
       const fb = m.weights.filter((w) => w.originalName.endsWith('/feedback'));
       if (mode === 'bp' || mode === 'usf') expect(fb).toHaveLength(0);
       else {
-        expect(fb.map((w) => w.trainable)).toEqual([mode === 'kp', mode === 'kp']);
+        expect(fb.map((w) => w.trainable)).toEqual([trained, trained]);
         expect(fb.map((w) => w.shape)).toEqual(
           mode === 'dfa'
             ? [
@@ -81,7 +83,7 @@ describe('feedback weights', () => {
                 [48, 4],
               ],
         );
-        expect(m.trainableWeights).toHaveLength(mode === 'kp' ? 6 : 4);
+        expect(m.trainableWeights).toHaveLength(trained ? 6 : 4);
       }
       m.dispose();
     }
@@ -152,6 +154,76 @@ describe('feedback weights', () => {
     // ...so B turns towards W (measured: 102 -> 56 and 88 -> 67 degrees)
     for (let i = 0; i < 2; i++) expect(angle1[i]!).toBeLessThan(angle0[i]! - 15);
     tf.dispose([x, y]);
+    m.dispose();
+  });
+
+  it("wm: the mirror estimate is x^T(xW)/(N·var x) on the layer's seeded noise, and W on average", () => {
+    const w = seededTensor([7, 5], 3, 1);
+    const wv = Float64Array.from(values(w));
+    const seed = 12345;
+    // the same noise, drawn here, and the product in float64
+    const noise = values(
+      tf.randomUniform([MIRROR_BATCH, 7], -MIRROR_AMPLITUDE, MIRROR_AMPLITUDE, 'float32', seed),
+    );
+    const expected = new Float64Array(35);
+    const variance = MIRROR_AMPLITUDE ** 2 / 3;
+    for (let n = 0; n < MIRROR_BATCH; n++) {
+      const x = Array.from({ length: 7 }, (_, i) => noise[n * 7 + i]!);
+      for (let o = 0; o < 5; o++) {
+        let y = 0;
+        for (let i = 0; i < 7; i++) y += x[i]! * wv[i * 5 + o]!;
+        for (let i = 0; i < 7; i++) expected[i * 5 + o]! += (x[i]! * y) / (MIRROR_BATCH * variance);
+      }
+    }
+    const got = mirrorEstimate(w, seed);
+    expect(got.shape).toEqual([7, 5]);
+    const gv = values(got);
+    for (let i = 0; i < 35; i++) expect(gv[i]!).toBeCloseTo(expected[i]!, 4);
+    got.dispose();
+    // unbiased: the mean of many estimates approaches W (a conv kernel through its reshape)
+    const k = seededTensor([3, 3, 2, 4], 5, 1);
+    const draws = 300;
+    const mean = tf.tidy(() => {
+      let sum = tf.zerosLike(k);
+      for (let d = 0; d < draws; d++) sum = tf.add(sum, mirrorEstimate(k, d + 1));
+      return tf.div(sum, draws);
+    });
+    const err = Math.hypot(...values(tf.sub(mean, k))) / Math.hypot(...values(k));
+    expect(err).toBeLessThan(0.1);
+    tf.dispose([w, k, mean]);
+  });
+
+  it('wm: each training step moves B to (1 - lr)·B + lr·Ŵ, so B turns to W; the step count is saved', async () => {
+    const m = small('wm', 5);
+    const dense1 = m.getLayer('d') as FaDense;
+    expect(m.trainableWeights.map((v) => v.originalName)).toContain('d/feedback');
+    const lr = 0.2;
+    const w0 = tf.tensor(weight(m, 'd/kernel'), [48, 4]);
+    const b0 = weight(m, 'd/feedback');
+    const { x, y } = data();
+    // one step (a batch of all 12): the noise of mirror step 1 of layer d's seed
+    await train(m, { x, y }, { epochs: 1, batchSize: 12, optimizer: 'sgd', learningRate: lr });
+    expect(dense1.feedbackState.draws).toBe(1);
+    const seed = mixSeed(mixSeed(6, SEED_STREAM.mirror), 1);
+    const est = values(mirrorEstimate(w0, seed));
+    const b1 = weight(m, 'd/feedback');
+    for (let i = 0; i < b1.length; i++)
+      expect(b1[i]!).toBeCloseTo((1 - lr) * b0[i]! + lr * est[i]!, 5);
+    // inference takes no mirror step
+    tf.dispose(m.predict(x) as tf.Tensor);
+    expect(dense1.feedbackState.draws).toBe(1);
+    const before = alignment(m).map((a) => a.angle!);
+    await train(
+      m,
+      { x, y },
+      { epochs: 30, batchSize: 12, optimizer: 'sgd', learningRate: lr, seed: 2 },
+    );
+    const after = alignment(m).map((a) => a.angle!);
+    expect(before.every((a) => a > 60)).toBe(true);
+    // measured: c 97 -> 6.6, d 76 -> 16 degrees
+    for (const a of after) expect(a).toBeLessThan(25);
+    expect((dense1.getConfig() as { feedbackDraws: number }).feedbackDraws).toBe(31);
+    tf.dispose([x, y, w0]);
     m.dispose();
   });
 
@@ -228,7 +300,7 @@ describe('option errors', () => {
     expect(e1.where).toBe('dense');
     expect(e1.field).toBe('feedback');
     expect(e1.message).toMatch(
-      /dense: option 'feedback' must be one of 'bp', 'fa', 'usf', 'frsf', 'brsf', 'kp', 'dfa'; found 'wt'/,
+      /dense: option 'feedback' must be one of 'bp', 'fa', 'usf', 'frsf', 'brsf', 'kp', 'wm', 'dfa'; found 'wt'/,
     );
     expect(err(() => conv2d({ filters: 1, kernelSize: 1, seed: -1 })).message).toMatch(
       /conv2d: option 'seed' must be an integer in \[0, 2\^32\); found -1/,

@@ -40,8 +40,9 @@ export interface FeedbackArgs {
   /** dfa: this layer's output is the model's output, whose gradient is the error e. Default false. */
   dfaOutput?: boolean;
   /**
-   * brsf: how many times M has been redrawn. State, not a hyperparameter: it is written to the
-   * layer config so that a saved model redraws the same M sequence when training resumes.
+   * brsf: how many times M has been redrawn; wm: how many mirror steps B has taken. State, not
+   * a hyperparameter: it is written to the layer config so that a saved model continues the
+   * same seeded sequence (of M, of mirror noise) when training resumes.
    */
   feedbackDraws?: number;
 }
@@ -120,7 +121,10 @@ export class FeedbackState {
   readonly dfaOutputUnits: number | null;
   readonly initializer: Initializer | null;
   private readonly initializerGiven: boolean;
-  /** brsf: index of the current M in the seeded sequence of draws. */
+  /**
+   * brsf: index of the current M in the seeded sequence of draws; wm: the mirror steps taken
+   * (the current one's noise is seeded by it).
+   */
   draws: number;
   /** The 'feedback' weight (B, M or B_dfa), once built; null in bp and usf. */
   weight: tfl.LayerVariable | null = null;
@@ -207,11 +211,11 @@ export class FeedbackState {
     }
 
     const draws = args.feedbackDraws ?? 0;
-    if (args.feedbackDraws != null && !redrawn) {
+    if (args.feedbackDraws != null && !redrawn && spec.mirror !== true) {
       throw new FeedbackOptionError(
         where,
         'feedbackDraws',
-        `absent unless feedback is ${modesWhere((m) => m.weight?.values === 'redrawn')} (feedback is '${this.mode}')`,
+        `absent unless feedback is ${modesWhere((m) => m.weight?.values === 'redrawn' || m.mirror === true)} (feedback is '${this.mode}')`,
         draws,
       );
     }
@@ -320,6 +324,7 @@ export class FeedbackState {
    * forgets the error of the previous backward pass.
    */
   beforeForward(training: boolean | undefined): void {
+    if (this.spec.mirror === true && training === true) this.draws += 1;
     if (this.redrawn && training === true && this.weight != null) {
       this.draws += 1;
       const shape = this.weight.shape as number[];
@@ -338,6 +343,8 @@ export class FeedbackState {
       scale: this.scale,
       dfaOutput: this.dfaOutput,
       layer,
+      mirrorSeed:
+        this.spec.mirror === true ? mixSeed(mixSeed(this.seed, SEED_STREAM.mirror), this.draws) : 0,
     };
   }
 
@@ -357,7 +364,7 @@ export class FeedbackState {
       config.dfaOutput = this.dfaOutput;
       config.dfaOutputUnits = this.dfaOutputUnits;
     }
-    if (this.redrawn) config.feedbackDraws = this.draws;
+    if (this.redrawn || this.spec.mirror === true) config.feedbackDraws = this.draws;
     return config;
   }
 }

@@ -50,7 +50,7 @@ function expectedB(
   for (let i = 0; i < w.length; i++) {
     const s = Math.sign(w[i]!);
     if (mode === 'bp') out[i] = w[i]!;
-    else if (mode === 'fa' || mode === 'kp') out[i] = fb![i]!;
+    else if (mode === 'fa' || mode === 'kp' || mode === 'wm') out[i] = fb![i]!;
     else if (mode === 'usf') out[i] = s * scale;
     else if (mode === 'frsf' || mode === 'brsf') out[i] = Math.abs(fb![i]!) * s;
     else throw new Error(mode);

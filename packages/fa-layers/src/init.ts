@@ -30,7 +30,7 @@ export function mixSeed(seed: number, stream: number): number {
 }
 
 /** Seed streams: which derived seed each random draw uses. */
-export const SEED_STREAM = { kernel: 1, feedback: 2, brsfDraw: 1000 } as const;
+export const SEED_STREAM = { kernel: 1, feedback: 2, mirror: 3, brsfDraw: 1000 } as const;
 
 /** fanIn and fanOut of a dense [in, out] or conv [kh, kw, inC, outC] kernel, as Keras and PyTorch count them. */
 export function fans(kernelShape: readonly number[]): { fanIn: number; fanOut: number } {

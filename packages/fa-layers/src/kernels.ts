@@ -30,6 +30,32 @@ export interface FeedbackAttrs {
   dfaOutput: boolean;
   /** The layer name, for error messages. */
   layer: string;
+  /** wm: the seed of this step's mirror noise; 0 in other modes. */
+  mirrorSeed: number;
+}
+
+/** Noise receptive fields per mirror step. */
+export const MIRROR_BATCH = 64;
+/** The mirror noise is uniform in [-MIRROR_AMPLITUDE, MIRROR_AMPLITUDE] (variance a²/3). */
+export const MIRROR_AMPLITUDE = 0.5;
+
+/**
+ * The weight mirror's estimate of W (Akrout et al. 2019, "Deep learning without weight
+ * transport"): MIRROR_BATCH receptive fields x of iid uniform noise (seeded by `seed`) go
+ * through the layer's forward weights, y = x·W (the pre-activation: a conv kernel acts on one
+ * receptive field as its [kh·kw·inC, outC] reshape), and x^T·y / (N·var(x)), whose expectation
+ * is W, comes back in the kernel's shape. Nothing but the layer's own input and output is read.
+ */
+export function mirrorEstimate(w: tf.Tensor, seed: number): tf.Tensor {
+  return tf.tidy(() => {
+    const out = w.shape.at(-1)!;
+    const fanIn = w.size / out;
+    const a = MIRROR_AMPLITUDE;
+    const x = tf.randomUniform([MIRROR_BATCH, fanIn], -a, a, 'float32', seed) as tf.Tensor2D;
+    const y = tf.matMul(x, tf.reshape(w, [fanIn, out]) as tf.Tensor2D);
+    const corr = tf.matMul(x, y, true, false);
+    return tf.reshape(tf.mul(corr, tf.scalar(1 / (MIRROR_BATCH * ((a * a) / 3)))), w.shape);
+  });
 }
 
 export interface ConvAttrs extends FeedbackAttrs {
@@ -105,7 +131,7 @@ function weightGrads(
     // Both W and B need the same true gradient: computed once, outside the per-input scopes.
     const g = trueKernelGrad();
     grads['1'] = () => withDecay(g, w);
-    grads['2'] = () => trainFeedback(g, fb!, decay);
+    grads['2'] = () => trainFeedback(g, fb!, decay, () => mirrorEstimate(w, attrs.mirrorSeed));
   } else {
     grads['1'] = () => withDecay(trueKernelGrad(), w);
     // A fixed feedback weight is never trained; its gradient is asked for only by a caller

@@ -35,6 +35,13 @@ export interface ModeSpec {
    * options `dfaOutput` and `dfaOutputUnits`. Default false.
    */
   readonly direct?: boolean;
+  /**
+   * Weight mirroring (wm): at every training step the layer is driven with seeded noise and
+   * `mirrorEstimate` correlates its input with its output; the weight's `gradient` receives
+   * that estimate of W, got without reading W into the feedback path. The step count
+   * (`feedbackDraws`) seeds the noise. Default false.
+   */
+  readonly mirror?: boolean;
 }
 
 export interface FeedbackWeightSpec {
@@ -51,7 +58,13 @@ export interface FeedbackWeightSpec {
    * true gradient (computed once for both), the weight and the layer's weight decay. Absent:
    * a fixed, non-trainable weight (its gradient is zero if anyone asks).
    */
-  readonly gradient?: (kernelGradient: tf.Tensor, fb: tf.Tensor, decay: number) => tf.Tensor;
+  readonly gradient?: (
+    kernelGradient: tf.Tensor,
+    fb: tf.Tensor,
+    decay: number,
+    /** wm: the mirror estimate of W for this step (`mirrorEstimate`). */
+    mirror: () => tf.Tensor,
+  ) => tf.Tensor;
 }
 
 /** The weight decay kp uses when none is given; every other mode defaults to 0. */
@@ -107,6 +120,21 @@ const MODES = {
     defaultWeightDecay: KP_DEFAULT_WEIGHT_DECAY,
     matrix: (_w, fb) => fb!,
   },
+  wm: {
+    summary:
+      'weight mirroring (Akrout et al. 2019): at every training step the layer is driven with ' +
+      'seeded uniform noise x and B moves towards x^T(xW)/(N·var(x)), an unbiased estimate of W ' +
+      'made by the forward path itself, so B tracks W without weight transport',
+    weight: {
+      name: 'B',
+      values: 'initializer',
+      // B - Ŵ: an SGD step of rate lr makes B (1 - lr)·B + lr·Ŵ, a running mean of the estimates
+      gradient: (_g, fb, _decay, mirror) => tf.sub(fb, mirror()),
+    },
+    defaultWeightDecay: 0,
+    matrix: (_w, fb) => fb!,
+    mirror: true,
+  },
   dfa: {
     summary:
       'direct feedback alignment (Nøkland 2016): the layer sends e·B_dfa to the layer below, ' +
@@ -128,6 +156,7 @@ const MODES = {
  * - `frsf`: B = |M| ∘ sign(W), M fixed at init (Xavier uniform).
  * - `brsf`: B = |M| ∘ sign(W), M redrawn (Xavier uniform) at every training batch.
  * - `kp`: Kolen-Pollack: B trained with W's gradient plus the same weight decay.
+ * - `wm`: weight mirroring: B trained towards a noise-driven estimate of W, every step.
  * - `dfa`: direct feedback alignment: the layer sends e·B_dfa, e the error at the model output.
  */
 export type FeedbackMode = keyof typeof MODES;

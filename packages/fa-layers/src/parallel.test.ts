@@ -13,8 +13,9 @@ beforeAll(async () => {
 });
 
 /**
- * Replicas in this thread, copies of smallNet(feedback, 7). Other seeds but for brsf, whose
- * draws the seed decides: the weights, B included, come with the jobs.
+ * Replicas in this thread, copies of smallNet(feedback, 7). Other seeds but for brsf and wm,
+ * whose draws (of M, of mirror noise) the seed decides: the weights, B included, come with the
+ * jobs.
  */
 function localReplicas(
   feedback: FeedbackMode,
@@ -22,7 +23,7 @@ function localReplicas(
   jobs: ReplicaJob[] = [],
 ): { replicas: GradientReplica[]; models: tfl.LayersModel[] } {
   const models = Array.from({ length: count }, (_, i) =>
-    smallNet(feedback, feedback === 'brsf' ? 7 : 50 + i),
+    smallNet(feedback, feedback === 'brsf' || feedback === 'wm' ? 7 : 50 + i),
   );
   const replicas = models.map((m) => ({
     gradients: async (job: ReplicaJob) => {
@@ -46,7 +47,7 @@ async function trained(
 }
 
 describe('train with replicas (data-parallel)', () => {
-  it.each(['bp', 'fa', 'brsf', 'kp', 'dfa'] as FeedbackMode[])(
+  it.each(['bp', 'fa', 'brsf', 'kp', 'wm', 'dfa'] as FeedbackMode[])(
     '%s: 1 + 2 replicas train as one thread does, to float32 rounding (SGD, 2 epochs)',
     async (feedback) => {
       const data = blobs(40, 11);

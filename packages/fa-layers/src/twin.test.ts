@@ -161,7 +161,7 @@ describe('alignment', () => {
         const b = w.map((v, i) =>
           feedback === 'bp'
             ? v
-            : feedback === 'fa' || feedback === 'kp'
+            : feedback === 'fa' || feedback === 'kp' || feedback === 'wm'
               ? fb![i]!
               : feedback === 'usf'
                 ? Math.sign(v) * scale

@@ -20,7 +20,13 @@ export type {
   SerializedInitializer,
 } from './feedback.js';
 export { FEEDBACK_CONV2D, FEEDBACK_MATMUL } from './kernels.js';
-export { LENET_CLASSES, type LenetDataset, type LenetOptions, lenet } from './lenet.js';
+export {
+  LENET_CLASSES,
+  type LenetDataset,
+  type LenetOptions,
+  type LenetVariant,
+  lenet,
+} from './lenet.js';
 export { FEEDBACK_MODES, type FeedbackMode, KP_DEFAULT_WEIGHT_DECAY } from './modes.js';
 export { FA_LAYER_CLASSES, feedbackLayers, registerFaLayers } from './register.js';
 export {

@@ -1,10 +1,12 @@
 import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { alignment } from './alignment.js';
 import type { FaDense } from './dense.js';
 import { FeedbackOptionError } from './errors.js';
 import { lenet } from './lenet.js';
 import { FEEDBACK_MODES } from './modes.js';
+import { backpropTwin } from './twin.js';
 
 beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });
@@ -146,6 +148,68 @@ describe('lenet', () => {
     );
     torch.dispose();
     xavier.dispose();
+  });
+
+  it("variant 'biotorch-cifar': BioTorch's CIFAR-10 'LeNet' (3x3 convs of 32/64/128, global average pool, 256 units)", async () => {
+    const model = lenet({ dataset: 'cifar10', variant: 'biotorch-cifar', feedback: 'fa', seed: 3 });
+    expect(model.name).toBe('lenet-cifar10-biotorch-fa');
+    expect(shapes(model)).toEqual([
+      ['conv1', [30, 30, 32]],
+      ['pool1', [15, 15, 32]],
+      ['conv2', [13, 13, 64]],
+      ['pool2', [6, 6, 64]],
+      ['conv3', [4, 4, 128]],
+      ['pool3', [128]],
+      ['fc1', [256]],
+      ['fc2', [10]],
+    ]);
+    // LeNetCIFAR's parameters, layer by layer: (3·3·inC + 1)·outC and (in + 1)·out
+    const perLayer = [
+      (9 * 3 + 1) * 32,
+      (9 * 32 + 1) * 64,
+      (9 * 64 + 1) * 128,
+      (128 + 1) * 256,
+      (256 + 1) * 10,
+    ];
+    expect(
+      model.trainableWeights.reduce(
+        (n, w) => n + (w.shape as number[]).reduce((a, b) => a * b, 1),
+        0,
+      ),
+    ).toBe(perLayer.reduce((a, b) => a + b, 0));
+    expect(perLayer.reduce((a, b) => a + b, 0)).toBe(128842);
+    // PyTorch's default init over each layer's own fan-in
+    const fanIns: Record<string, number> = {
+      conv1: 27,
+      conv2: 288,
+      conv3: 576,
+      fc1: 128,
+      fc2: 256,
+    };
+    for (const [name, fanIn] of Object.entries(fanIns)) {
+      const k = model.getLayer(name).getWeights()[0]!.dataSync();
+      const bound = 1 / Math.sqrt(fanIn);
+      expect(Math.max(...Array.from(k, Math.abs))).toBeLessThanOrEqual(bound + 1e-7);
+      expect(Math.max(...Array.from(k, Math.abs))).toBeGreaterThan(0.8 * bound);
+    }
+    // the FA network's forward function is its backprop twin's
+    const x = tf.randomUniform([2, 32, 32, 3], 0, 1, 'float32', 1);
+    const out = model.predict(x) as tf.Tensor;
+    expect(out.shape).toEqual([2, 10]);
+    expect(alignment(model).map((a) => a.layer)).toEqual(['conv1', 'conv2', 'conv3', 'fc1', 'fc2']);
+    const twin = await backpropTwin(model);
+    expect(twin.layers.map((l) => l.getClassName())).toContain('GlobalAveragePooling2D');
+    const same = twin.predict(x) as tf.Tensor;
+    expect(Math.max(...Array.from(tf.abs(tf.sub(same, out)).dataSync()))).toBeLessThan(1e-5);
+    tf.dispose([x, out, same]);
+    twin.dispose();
+    model.dispose();
+    expect(() => lenet({ dataset: 'mnist', variant: 'biotorch-cifar' })).toThrow(
+      /lenet: option 'variant' must be 'lenet5' for mnist \('biotorch-cifar' is a CIFAR-10 network/,
+    );
+    expect(() => lenet({ dataset: 'cifar10', variant: 'resnet' as 'lenet5' })).toThrow(
+      /lenet: option 'variant' must be 'lenet5' or 'biotorch-cifar'; found 'resnet'/,
+    );
   });
 
   it('refuses an unknown dataset or mode', () => {

@@ -7,6 +7,8 @@ import { checkMode, type FeedbackMode } from './modes.js';
 
 export type LenetDataset = 'mnist' | 'cifar10';
 
+export type LenetVariant = 'lenet5' | 'biotorch-cifar';
+
 export interface LenetOptions {
   /** 'mnist': 28x28x1 input; 'cifar10': 32x32x3 input. */
   dataset: LenetDataset;
@@ -19,8 +21,19 @@ export interface LenetOptions {
   seed?: number;
   /** Passed to every layer (see FeedbackArgs.weightDecay). Default: the layers' default. */
   weightDecay?: number;
-  /** The model name. Default `lenet-<dataset>-<feedback>`. */
+  /** The model name. Default `lenet-<dataset>-<feedback>` (`lenet-cifar10-biotorch-<feedback>`). */
   name?: string;
+  /**
+   * Which network:
+   * - `'lenet5'` (default): LeNet-5 as the paper and BioTorch's MNIST LeNet have it (the table
+   *   below), for both datasets.
+   * - `'biotorch-cifar'` (cifar10 only): the network BioTorch's benchmark calls "LeNet" on
+   *   CIFAR-10 (`LeNetCIFAR` in biotorch/models/le_net.py), a different, larger one: 3x3 convs of
+   *   32, 64 and 128 channels with ReLU, max pooling after the first two, a global average
+   *   pool, a 256-unit dense layer with ReLU and 10 logits (128,842 parameters). Its published
+   *   CIFAR-10 numbers are for this network, not for LeNet-5.
+   */
+  variant?: LenetVariant;
   /**
    * How kernels and biases start (feedback weights are Xavier-uniform either way):
    * - `'pytorch'` (default): PyTorch's default for nn.Conv2d / nn.Linear, as the paper's
@@ -40,11 +53,16 @@ const INPUT: Record<LenetDataset, [number, number, number]> = {
   cifar10: [32, 32, 3],
 };
 
+/** The two networks: conv kernel size, the three convs' filters, fc1's units. */
+const LENET5 = { kernel: 5, filters: [6, 16, 120], hidden: 84 } as const;
+const BIOTORCH_CIFAR = { kernel: 3, filters: [32, 64, 128], hidden: 256 } as const;
+
 /** The number of classes of both datasets: the length of lenet's output. */
 export const LENET_CLASSES = 10;
 
 /**
- * LeNet-5 as BioTorch builds it, with ReLU, max pooling and logits out (no softmax):
+ * LeNet-5 (`variant: 'lenet5'`, the default), with ReLU, max pooling and logits out (no
+ * softmax), as the paper uses it and BioTorch builds it for MNIST:
  *
  * | layer   | mnist (28x28x1)                | cifar10 (32x32x3)      |
  * |---------|--------------------------------|------------------------|
@@ -56,6 +74,8 @@ export const LENET_CLASSES = 10;
  * | flatten | 120                            | 120                    |
  * | fc1     | dense 84 + ReLU                | same                   |
  * | fc2     | dense 10, logits               | same                   |
+ *
+ * BioTorch's CIFAR-10 "LeNet" is another network: `variant: 'biotorch-cifar'` (see LenetOptions).
  *
  * BioTorch pads 28x28 MNIST to 32x32 with zeros; conv1's 'same' padding on 28x28 is exactly
  * that (2 zero pixels on each side, then a valid 5x5 conv). Kernels and biases start as
@@ -78,9 +98,27 @@ export function lenet(options: LenetOptions): tfl.Sequential {
   const init = options.init ?? 'pytorch';
   if (init !== 'pytorch' && init !== 'xavier')
     throw new FeedbackOptionError(where, 'init', "'pytorch' or 'xavier'", init);
+  const variant = options.variant ?? 'lenet5';
+  if (variant !== 'lenet5' && variant !== 'biotorch-cifar')
+    throw new FeedbackOptionError(where, 'variant', "'lenet5' or 'biotorch-cifar'", variant);
+  if (variant === 'biotorch-cifar' && dataset !== 'cifar10')
+    throw new FeedbackOptionError(
+      where,
+      'variant',
+      "'lenet5' for mnist ('biotorch-cifar' is a CIFAR-10 network: 32x32x3 input)",
+      variant,
+    );
   const channels = INPUT[dataset][2];
+  const arch = variant === 'lenet5' ? LENET5 : BIOTORCH_CIFAR;
   // fan-in of conv1, conv2, conv3, fc1, fc2
-  const fanIn = [0, 25 * channels, 25 * 6, 25 * 16, 120, 84];
+  const fanIn = [
+    0,
+    arch.kernel ** 2 * channels,
+    arch.kernel ** 2 * arch.filters[0],
+    arch.kernel ** 2 * arch.filters[1],
+    arch.filters[2],
+    arch.hidden,
+  ];
   const initializers = (i: number) => {
     if (init === 'xavier') return {};
     const bound = 1 / Math.sqrt(fanIn[i]!);
@@ -107,28 +145,45 @@ export function lenet(options: LenetOptions): tfl.Sequential {
     ...(options.weightDecay != null ? { weightDecay: options.weightDecay } : {}),
     ...(dfa ? { dfaOutputUnits: LENET_CLASSES } : {}),
   });
-  const model = tfl.sequential({ name: options.name ?? `lenet-${dataset}-${feedback}` });
+  const defaultName =
+    variant === 'lenet5' ? `lenet-${dataset}-${feedback}` : `lenet-${dataset}-biotorch-${feedback}`;
+  const model = tfl.sequential({ name: options.name ?? defaultName });
+  const { kernel, filters } = arch;
   model.add(tfl.layers.inputLayer({ inputShape: INPUT[dataset], name: 'input' }));
   model.add(
     conv2d({
       name: 'conv1',
-      filters: 6,
-      kernelSize: 5,
-      padding: dataset === 'mnist' ? 'same' : 'valid',
+      filters: filters[0],
+      kernelSize: kernel,
+      padding: variant === 'lenet5' && dataset === 'mnist' ? 'same' : 'valid',
       activation: 'relu',
       ...common(1),
     }),
   );
   model.add(tfl.layers.maxPooling2d({ name: 'pool1', poolSize: 2 }));
   model.add(
-    conv2d({ name: 'conv2', filters: 16, kernelSize: 5, activation: 'relu', ...common(2) }),
+    conv2d({
+      name: 'conv2',
+      filters: filters[1],
+      kernelSize: kernel,
+      activation: 'relu',
+      ...common(2),
+    }),
   );
   model.add(tfl.layers.maxPooling2d({ name: 'pool2', poolSize: 2 }));
   model.add(
-    conv2d({ name: 'conv3', filters: 120, kernelSize: 5, activation: 'relu', ...common(3) }),
+    conv2d({
+      name: 'conv3',
+      filters: filters[2],
+      kernelSize: kernel,
+      activation: 'relu',
+      ...common(3),
+    }),
   );
-  model.add(tfl.layers.flatten({ name: 'flatten' }));
-  model.add(dense({ name: 'fc1', units: 84, activation: 'relu', ...common(4) }));
+  // biotorch-cifar: conv3 leaves 4x4x128; F.avg_pool2d over the whole map
+  if (variant === 'biotorch-cifar') model.add(tfl.layers.globalAveragePooling2d({ name: 'pool3' }));
+  else model.add(tfl.layers.flatten({ name: 'flatten' }));
+  model.add(dense({ name: 'fc1', units: arch.hidden, activation: 'relu', ...common(4) }));
   model.add(
     dense({ name: 'fc2', units: LENET_CLASSES, ...common(5), ...(dfa ? { dfaOutput: true } : {}) }),
   );

@@ -36,9 +36,17 @@ describe('configuration', () => {
     expect(config.audit.size).toBe(100);
     await writeFile(file, JSON.stringify({ audit: { epsilons: [0.2] } }));
     const one = await resolveConfig(['--config', file]);
-    expect(one.config.audit.epsilons).toEqual({ mnist: [0.2], cifar10: [0.2] });
+    expect(one.config.audit.epsilons).toEqual({
+      mnist: [0.2],
+      'fashion-mnist': [0.2],
+      cifar10: [0.2],
+    });
     const flags = await resolveConfig(['--audit-eps', '0.1,0.2', '--audit-size', '50']);
-    expect(flags.config.audit.epsilons).toEqual({ mnist: [0.1, 0.2], cifar10: [0.1, 0.2] });
+    expect(flags.config.audit.epsilons).toEqual({
+      mnist: [0.1, 0.2],
+      'fashion-mnist': [0.1, 0.2],
+      cifar10: [0.1, 0.2],
+    });
     expect(flags.config.audit.size).toBe(50);
     await expect(resolveConfig(['--audit-eps', '0.1,2'])).rejects.toThrow(
       /audit\.epsilons\.mnist\[1\]: expected a number in \[0, 1\], found 2/,
@@ -122,7 +130,7 @@ describe('configuration', () => {
     ]);
     expect(config.preset).toBe('smoke');
     expect(config.attacks.epsilons).toEqual([0, 0.5]);
-    expect(config.train.epochs).toEqual({ mnist: 3, cifar10: 3 });
+    expect(config.train.epochs).toEqual({ mnist: 3, 'fashion-mnist': 3, cifar10: 3 });
     expect(config.testSize).toBeNull();
     expect(config.datasets).toEqual(['mnist']);
     expect(config.audit.enabled).toBe(false);
@@ -172,7 +180,10 @@ describe('configuration', () => {
     const { config } = await resolveConfig(['--config', file, '--iterations', '6']);
     expect(config.preset).toBe('quick');
     expect(config.testSize).toBe(77);
-    expect(config.train.epochs).toEqual({ mnist: 4, cifar10: PRESETS.quick.train.epochs.cifar10 });
+    expect(config.train.epochs).toEqual({
+      ...PRESETS.quick.train.epochs,
+      mnist: 4,
+    });
     expect(config.train.batchSize).toBe(PRESETS.quick.train.batchSize);
     expect(config.attacks.iterations).toBe(6);
   });
@@ -183,7 +194,7 @@ describe('configuration', () => {
     [['--preset', 'huge'], /--preset: expected one of 'smoke', 'quick', 'paper', found "huge"/],
     [
       ['--datasets', 'mnist,svhn'],
-      /datasets\[1\]: expected one of 'mnist', 'cifar10', found "svhn"/,
+      /datasets\[1\]: expected one of 'mnist', 'fashion-mnist', 'cifar10', found "svhn"/,
     ],
     [['--attacks', 'fgsm,fgsm'], /attacks\.names: expected no repeated entries/],
     [['--epochs', '0'], /train\.epochs\.mnist: expected an integer >= 1, found 0/],

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   ConfigError,
+  DATASETS,
   mergeConfig,
   PRESETS,
   type PresetName,
@@ -22,7 +23,7 @@ Options (each overrides the preset, then the --config file):
   --data-dir <dir>               dataset folder (default: $FA_ROBUST_DATA_DIR, then cache, then download)
   --no-download                  never download; fail with the list of missing files instead
   --out <dir>                    output folder (default: out/<preset>)
-  --datasets <list>              mnist,cifar10
+  --datasets <list>              mnist,fashion-mnist,cifar10 (default: mnist,cifar10)
   --seed <n>                     seed for data order, initialisation and attacks
   --backend <auto|wasm|cpu|tensorflow>
   --workers <n|auto>             worker threads for training and attacks (default: auto, one per core)
@@ -161,7 +162,11 @@ export async function resolveConfig(
     flags.train = { ...config.train, size: intOrAll('--train-size', v['train-size']) };
   if (typeof v.epochs === 'string') {
     const e = int('--epochs', v.epochs);
-    flags.train = { ...config.train, ...(flags.train as object), epochs: { mnist: e, cifar10: e } };
+    flags.train = {
+      ...config.train,
+      ...(flags.train as object),
+      epochs: Object.fromEntries(DATASETS.map((d) => [d, e])),
+    };
   }
   if (typeof v['test-size'] === 'string') flags.testSize = intOrAll('--test-size', v['test-size']);
   const attacks: Record<string, unknown> = {};
@@ -181,7 +186,7 @@ export async function resolveConfig(
   if (v['no-audit']) audit.enabled = false;
   if (typeof v['audit-eps'] === 'string') {
     const list = numbers('--audit-eps', v['audit-eps']);
-    audit.epsilons = { mnist: list, cifar10: list };
+    audit.epsilons = Object.fromEntries(DATASETS.map((d) => [d, list]));
   }
   if (typeof v['audit-size'] === 'string') audit.size = intOrAll('--audit-size', v['audit-size']);
   if (Object.keys(audit).length) flags.audit = { ...config.audit, ...audit };

@@ -4,7 +4,10 @@
  * before any work starts.
  */
 
-export type DatasetName = 'mnist' | 'cifar10';
+export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
+
+/** Every dataset the app studies; the per-dataset settings are maps keyed by these. */
+export const DATASETS: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10'];
 export type Method = 'bp' | 'fa';
 export type PaperAttack = 'fgsm' | 'bim' | 'mifgsm';
 export type PresetName = 'smoke' | 'quick' | 'paper';
@@ -12,7 +15,7 @@ export type PresetName = 'smoke' | 'quick' | 'paper';
 export interface ReproConfig {
   preset: PresetName;
   datasets: DatasetName[];
-  /** Where MNIST / CIFAR-10 files are looked for first (else FA_ROBUST_DATA_DIR, cache, download). */
+  /** Where MNIST / Fashion-MNIST / CIFAR-10 files are looked for first (else FA_ROBUST_DATA_DIR, cache, download). */
   dataDir: string | null;
   /** May the loaders download missing files. */
   download: boolean;
@@ -105,6 +108,8 @@ const per255 = (...ks: number[]) => ks.map((k) => k / 255);
 const MNIST_AUDIT_EPS = [0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 1];
 /** CIFAR-10's: 1, 2, 4, 8, 16 / 255, then the sanity points. */
 const CIFAR_AUDIT_EPS = [...per255(1, 2, 4, 8, 16), 0.5, 1];
+/** Fashion-MNIST's (robust accuracy there is usually quoted at 0.1), then the sanity points. */
+const FASHION_AUDIT_EPS = [0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1];
 
 const grid = (n: number) => Array.from({ length: n + 1 }, (_, i) => Math.round((i / n) * 10) / 10);
 
@@ -120,7 +125,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     workers: 'auto',
     train: {
       size: 512,
-      epochs: { mnist: 1, cifar10: 1 },
+      epochs: { mnist: 1, 'fashion-mnist': 1, cifar10: 1 },
       batchSize: 64,
       optimizer: 'adam',
       learningRate: 1e-3,
@@ -136,7 +141,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     },
     audit: {
       enabled: true,
-      epsilons: { mnist: [0.1, 0.5], cifar10: [8 / 255, 0.5] },
+      epsilons: { mnist: [0.1, 0.5], 'fashion-mnist': [0.1, 0.5], cifar10: [8 / 255, 0.5] },
       size: 64,
       attacks: ['fgsm', 'bim'],
       iterations: 10,
@@ -160,7 +165,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     workers: 'auto',
     train: {
       size: 10000,
-      epochs: { mnist: 2, cifar10: 3 },
+      epochs: { mnist: 2, 'fashion-mnist': 2, cifar10: 3 },
       batchSize: 64,
       optimizer: 'adam',
       learningRate: 1e-3,
@@ -176,7 +181,11 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     },
     audit: {
       enabled: true,
-      epsilons: { mnist: [0.1, 0.2, 0.3, 0.5, 1], cifar10: [...per255(2, 8), 0.5, 1] },
+      epsilons: {
+        mnist: [0.1, 0.2, 0.3, 0.5, 1],
+        'fashion-mnist': [0.05, 0.1, 0.2, 0.5, 1],
+        cifar10: [...per255(2, 8), 0.5, 1],
+      },
       size: 200,
       attacks: ['fgsm', 'bim', 'mifgsm', 'apgd'],
       iterations: 10,
@@ -187,7 +196,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
       surrogate: true,
       alignmentSize: 200,
       curves: {
-        epsilon: { mnist: 0.1, cifar10: 2 / 255 },
+        epsilon: { mnist: 0.1, 'fashion-mnist': 0.05, cifar10: 2 / 255 },
         steps: [1, 10, 100],
         restarts: [1, 2, 5],
         restartSteps: 10,
@@ -206,7 +215,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     workers: 'auto',
     train: {
       size: null,
-      epochs: { mnist: 5, cifar10: 10 },
+      epochs: { mnist: 5, 'fashion-mnist': 5, cifar10: 10 },
       batchSize: 64,
       optimizer: 'adam',
       learningRate: 1e-3,
@@ -222,7 +231,11 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
     },
     audit: {
       enabled: true,
-      epsilons: { mnist: MNIST_AUDIT_EPS, cifar10: CIFAR_AUDIT_EPS },
+      epsilons: {
+        mnist: MNIST_AUDIT_EPS,
+        'fashion-mnist': FASHION_AUDIT_EPS,
+        cifar10: CIFAR_AUDIT_EPS,
+      },
       // 200 images keep the whole preset under 2 hours on 2 cores (AutoAttack costs 15-20x
       // PGD-100 on the images a model holds); --audit-size 1000 narrows the intervals
       size: 200,
@@ -235,7 +248,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
       surrogate: true,
       alignmentSize: 1000,
       curves: {
-        epsilon: { mnist: 0.1, cifar10: 2 / 255 },
+        epsilon: { mnist: 0.1, 'fashion-mnist': 0.05, cifar10: 2 / 255 },
         steps: [1, 10, 100, 1000],
         restarts: [1, 2, 5, 10],
         restartSteps: 10,
@@ -346,7 +359,7 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
     });
   };
   oneOf('preset', c.preset, ['smoke', 'quick', 'paper'] as const);
-  list('datasets', c.datasets, ['mnist', 'cifar10'] as const);
+  list('datasets', c.datasets, DATASETS);
   if (c.dataDir !== null && (typeof c.dataDir !== 'string' || c.dataDir === ''))
     throw err('dataDir', 'a folder path or null', c.dataDir);
   if (typeof c.download !== 'boolean') throw err('download', 'true or false', c.download);
@@ -368,8 +381,8 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   if (!isObject(c.train)) throw err('train', 'an object', c.train);
   int('train.size', c.train.size, 1, true);
   if (!isObject(c.train.epochs))
-    throw err('train.epochs', 'an object { mnist, cifar10 }', c.train.epochs);
-  for (const d of ['mnist', 'cifar10'] as const) int(`train.epochs.${d}`, c.train.epochs[d], 1);
+    throw err('train.epochs', `an object { ${DATASETS.join(', ')} }`, c.train.epochs);
+  for (const d of c.datasets) int(`train.epochs.${d}`, c.train.epochs[d], 1);
   int('train.batchSize', c.train.batchSize, 1);
   oneOf('train.optimizer', c.train.optimizer, ['adam', 'sgd', 'momentum'] as const);
   num('train.learningRate', c.train.learningRate, 1e-8, 10);
@@ -387,12 +400,20 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   if (Array.isArray(a.epsilons)) {
     // one list for every dataset (the former form)
     const list = a.epsilons as unknown as number[];
-    c = { ...c, audit: { ...a, epsilons: { mnist: list, cifar10: list } } };
+    c = {
+      ...c,
+      audit: { ...a, epsilons: Object.fromEntries(DATASETS.map((d) => [d, list])) as never },
+    };
   }
   const eps = c.audit.epsilons;
   if (!isObject(eps))
-    throw err('audit.epsilons', 'an object { mnist: [...], cifar10: [...] } or one list', eps);
-  for (const d of ['mnist', 'cifar10'] as const) {
+    throw err(
+      'audit.epsilons',
+      `an object { ${DATASETS.map((d) => `${d}: [...]`).join(', ')} } or one list`,
+      eps,
+    );
+  for (const d of DATASETS) {
+    if (eps[d] === undefined && !c.datasets.includes(d)) continue;
     epsList(`audit.epsilons.${d}`, eps[d], !a.enabled || !c.datasets.includes(d));
     if (new Set(eps[d]).size !== eps[d].length)
       throw err(`audit.epsilons.${d}`, 'no repeated entries', eps[d]);
@@ -411,9 +432,8 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
     if (!isObject(cv))
       throw err('audit.curves', 'null or { epsilon, steps, restarts, restartSteps, size }', cv);
     if (!isObject(cv.epsilon))
-      throw err('audit.curves.epsilon', 'an object { mnist, cifar10 }', cv.epsilon);
-    for (const d of ['mnist', 'cifar10'] as const)
-      num(`audit.curves.epsilon.${d}`, cv.epsilon[d], 0, 1);
+      throw err('audit.curves.epsilon', `an object { ${DATASETS.join(', ')} }`, cv.epsilon);
+    for (const d of c.datasets) num(`audit.curves.epsilon.${d}`, cv.epsilon[d], 0, 1);
     for (const k of ['steps', 'restarts'] as const) {
       const v = cv[k];
       if (!Array.isArray(v) || v.length === 0)

@@ -4,13 +4,25 @@ import { dirname, resolve } from 'node:path';
 import {
   DatasetError,
   loadCifar10,
+  loadFashionMnist,
   loadMnist,
   MissingDataError,
   type Split,
 } from '@fa-robust/datasets';
 import type { DatasetName, ReproConfig } from './config.js';
 
-const LOADERS = { mnist: loadMnist, cifar10: loadCifar10 } as const;
+const LOADERS = {
+  mnist: loadMnist,
+  'fashion-mnist': loadFashionMnist,
+  cifar10: loadCifar10,
+} as const;
+
+/** What the data folder holds for each dataset (as the datasets package reads it). */
+const LAYOUT: Record<DatasetName, string> = {
+  mnist: 'mnist/*.gz',
+  'fashion-mnist': 'fashion-mnist/*.gz',
+  cifar10: 'cifar10/cifar-10-batches-bin/*.bin',
+};
 
 export type LoadedData =
   | { train?: Split; test: Split; note: string; skipped?: false }
@@ -42,7 +54,7 @@ export async function loadData(
       return {
         skipped: true,
         failed: true,
-        note: `${dataset}: skipped, the data folder ${dataDir} ${what} (--data-dir or dataDir: a folder holding ${dataset === 'mnist' ? 'mnist/*.gz' : 'cifar10/cifar-10-batches-bin/*.bin'})`,
+        note: `${dataset}: skipped, the data folder ${dataDir} ${what} (--data-dir or dataDir: a folder holding ${LAYOUT[dataset]})`,
       };
     }
   }

@@ -184,7 +184,7 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     config.attacks = { ...config.attacks, names: ['fgsm'], epsilons: [0] };
     config.audit = {
       ...config.audit,
-      epsilons: { mnist: [0.1], cifar10: [0.1] },
+      epsilons: { mnist: [0.1], 'fashion-mnist': [0.1], cifar10: [0.1] },
       attacks: ['fgsm'],
       autoattack: 'none',
       gradientFree: 'none',
@@ -192,7 +192,7 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
       surrogate: false,
       size: 16,
       curves: {
-        epsilon: { mnist: 0.1, cifar10: 0.1 },
+        epsilon: { mnist: 0.1, 'fashion-mnist': 0.1, cifar10: 0.1 },
         steps: [1, 10],
         restarts: [1, 2],
         restartSteps: 10,

@@ -65,6 +65,22 @@ describe('no data, a bad data folder, a bad output folder', () => {
     );
   });
 
+  it.skipIf(!dataDir || !existsSync(join(resolve(dataDir ?? '.'), 'fashion-mnist')))(
+    'loads Fashion-MNIST from the data folder, verified, with its own classes',
+    async () => {
+      const c = await config({ datasets: ['fashion-mnist'], dataDir: resolve(dataDir!) });
+      const r = await loadData(c, 'fashion-mnist', { cwd: process.cwd() });
+      if (r.skipped) throw new Error(r.note);
+      expect(r.note).toMatch(
+        /^fashion-mnist: 512 training and 128 test images, from dataDir .*fashion-mnist, checksums verified/,
+      );
+      expect(r.test.shape).toEqual([128, 28, 28, 1]);
+      expect(r.test.classes[0]).toBe('T-shirt/top');
+      // its first test label is 9 (ankle boot), MNIST's is 7
+      expect(r.test.labels[0]).toBe(9);
+    },
+  );
+
   it.skipIf(!haveMnist)(
     'one corrupt file: that dataset fails with a note naming it, it does not throw',
     async () => {

@@ -293,7 +293,9 @@ export async function trainModel(
   dir: string,
   hooks: TrainHooks = {},
 ): Promise<{ model: tfl.LayersModel; seconds: number }> {
-  const model = lenet({ dataset: spec.dataset, feedback: spec.method, seed: spec.seed });
+  // Fashion-MNIST's images are MNIST's shape: the same LeNet-5
+  const arch = spec.dataset === 'cifar10' ? 'cifar10' : 'mnist';
+  const model = lenet({ dataset: arch, feedback: spec.method, seed: spec.seed });
   const n = data.shape[0];
   let seen = 0;
   const source = function* (epoch: number) {

@@ -1,11 +1,11 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { formatDuration, progress } from './progress.js';
-import { CellStore, hash, lockOutput, releaseClaim, tryClaim } from './store.js';
+import { CellStore, hash, lockOutput, releaseClaim, STALE_MS, tryClaim } from './store.js';
 
 describe('CellStore', () => {
   it('persists cells across reopenings and computes each once', async () => {
@@ -139,6 +139,35 @@ describe("the output folder lock and the store's care for others' files", () => 
     const after = await lockOutput(dir, 'after a crash');
     await after.release();
     expect(await readdir(dir)).toEqual(['.repro.lock.shard-1-of-2']);
+  });
+
+  it("on shared storage: another host's lock holds while renewed, is taken over once stale; a restarted process's own old pid is no holder", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'repro-stale-'));
+    const lock = join(dir, '.repro.lock');
+    const elsewhere = { pid: 4242, host: 'another-host', started: new Date().toISOString() };
+    await writeFile(lock, JSON.stringify(elsewhere));
+    await expect(lockOutput(dir, 'here')).rejects.toThrow(
+      /pid 4242 on another-host.*cannot be checked from this host, and counts as running while it renews the file \(a lock not renewed for 5 minutes is taken over\)/,
+    );
+    // not renewed for longer than STALE_MS: its holder is gone
+    const old = new Date(Date.now() - STALE_MS - 60_000);
+    await utimes(lock, old, old);
+    const taken = await lockOutput(dir, 'here');
+    expect(JSON.parse(await readFile(lock, 'utf8')).host).toBe(hostname());
+    await taken.release();
+    // the same for a claim
+    const claim = join(dir, 'm.training');
+    await writeFile(claim, JSON.stringify(elsewhere));
+    expect(await tryClaim(claim, 'training')).toMatchObject({ host: 'another-host' });
+    await utimes(claim, old, old);
+    expect(await tryClaim(claim, 'training')).toBeNull();
+    await releaseClaim(claim);
+    // a container restarted with the same pid: the lock its previous life left is no holder
+    const before = new Date(performance.timeOrigin - 60_000).toISOString();
+    await writeFile(lock, JSON.stringify({ pid: process.pid, host: hostname(), started: before }));
+    const again = await lockOutput(dir, 'restarted');
+    await again.release();
+    expect(existsSync(lock)).toBe(false);
   });
 
   it('claims one piece of work for one process, and takes over a dead holder', async () => {

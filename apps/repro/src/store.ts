@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, utimes } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { hash } from './hash.js';
@@ -170,9 +170,42 @@ const LOCK = '.repro.lock';
 const lockName = (shard: ShardSpec | null | undefined) =>
   shard ? `${LOCK}.shard-${shard.index}-of-${shard.count}` : LOCK;
 
-/** Whether a lock's holder still runs: a pid of this host is checked, another host's cannot be. */
-function holderAlive(h: LockHolder): boolean {
-  return h.pid != null && (h.host !== hostname() || isAlive(h.pid));
+/** A held lock or claim file's mtime is renewed this often... */
+export const HEARTBEAT_MS = 30_000;
+/** ...and one not renewed for this long is a dead holder's, whatever its host. */
+export const STALE_MS = 5 * 60_000;
+
+const heartbeats = new Map<string, ReturnType<typeof setInterval>>();
+
+/** Keeps `path`'s mtime fresh while this process holds it (shared storage, other hosts). */
+function beat(path: string): void {
+  const timer = setInterval(() => {
+    const now = new Date();
+    utimes(path, now, now).catch(() => {});
+  }, HEARTBEAT_MS);
+  timer.unref();
+  heartbeats.set(path, timer);
+}
+
+function stopBeat(path: string): void {
+  clearInterval(heartbeats.get(path));
+  heartbeats.delete(path);
+}
+
+/**
+ * Whether a lock's holder still runs. On this host: its pid lives, and is not this process's
+ * own pid from before it started (a restarted container often gets the same pid). On another
+ * host, which cannot be asked: its file was renewed (every HEARTBEAT_MS) within STALE_MS.
+ */
+async function holderAlive(h: LockHolder, path: string): Promise<boolean> {
+  if (h.pid == null) return false;
+  if (h.host === hostname()) {
+    const before = h.started != null && Date.parse(h.started) < performance.timeOrigin - 1000;
+    if (h.pid === process.pid && before) return false;
+    return isAlive(h.pid);
+  }
+  const m = await stat(path).catch(() => null);
+  return m != null && Date.now() - m.mtimeMs < STALE_MS;
 }
 
 function describeHolder(h: LockHolder): string {
@@ -185,8 +218,9 @@ function describeHolder(h: LockHolder): string {
 /**
  * Takes the output folder for this run: `<dir>/.repro.lock` holds its pid, host and start.
  * A second run on the same folder is refused, naming the first, while that one lives; a lock
- * whose process is gone (a crash, kill -9) is taken over. A lock of another host cannot be
- * checked and is refused, saying how to clear it.
+ * whose process is gone (a crash, kill -9) is taken over. A lock of another host (shared
+ * storage) cannot be asked: it counts as held while its holder renews it (every HEARTBEAT_MS),
+ * and as a dead run's once it has not been renewed for STALE_MS.
  *
  * Shards of one study (`--shard k/n`, the same n) share the folder: each takes
  * `.repro.lock.shard-k-of-n`, and is refused while the same shard runs, while a run without
@@ -213,7 +247,7 @@ export async function lockOutput(
           ? shard && other.shard && other.shard.count === shard.count
             ? 'this shard is already running: give each process its own --shard k'
             : 'wait for it to finish, or give this run another --out'
-          : `it cannot be checked from this host: if that run is over, delete ${path}`),
+          : `it cannot be checked from this host, and counts as running while it renews the file (a lock not renewed for ${STALE_MS / 60_000} minutes is taken over); if that run is over, delete ${path}`),
     );
   const read = async (path: string): Promise<LockHolder> => {
     try {
@@ -232,15 +266,17 @@ export async function lockOutput(
         await h.close();
       }
       taken = true;
+      beat(file);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
       const other = await read(file);
-      if (holderAlive(other)) throw refuse(other, file);
+      if (await holderAlive(other, file)) throw refuse(other, file);
       await rm(file, { force: true }); // its run is gone
     }
   }
   if (!taken) throw new RunLockedError(`${dir}: could not take ${file}`);
   const release = async () => {
+    stopBeat(file);
     const held = await readFile(file, 'utf8').catch(() => '');
     if (held.includes(`"pid":${me.pid},`)) await rm(file, { force: true });
   };
@@ -249,7 +285,7 @@ export async function lockOutput(
   for (const f of await readdir(dir)) {
     if (!f.startsWith(LOCK) || join(dir, f) === file || f.includes('.tmp')) continue;
     const other = await read(join(dir, f));
-    if (!holderAlive(other)) continue;
+    if (!(await holderAlive(other, join(dir, f)))) continue;
     const compatible = shard != null && other.shard != null && other.shard.count === shard.count;
     if (!compatible) {
       await release();
@@ -279,6 +315,7 @@ export async function tryClaim(path: string, what: string): Promise<LockHolder |
       } finally {
         await h.close();
       }
+      beat(path);
       return null;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
@@ -295,7 +332,7 @@ export async function tryClaim(path: string, what: string): Promise<LockHolder |
         other = {};
       }
     }
-    if (holderAlive(other)) return other;
+    if (await holderAlive(other, path)) return other;
     await rm(path, { force: true }); // its holder is gone
   }
   throw new RunLockedError(`could not claim ${path}`);
@@ -303,6 +340,7 @@ export async function tryClaim(path: string, what: string): Promise<LockHolder |
 
 /** Gives up a claim this process holds (another's is left alone). */
 export async function releaseClaim(path: string): Promise<void> {
+  stopBeat(path);
   const held = await readFile(path, 'utf8').catch(() => '');
   if (held.includes(`"pid":${process.pid},`)) await rm(path, { force: true });
 }

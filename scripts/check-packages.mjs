@@ -8,7 +8,9 @@
 //     workspace and run scripts/consumer/{esm.mjs,cjs.cjs} there, which import every
 //     package both ways and do real work;
 //  6. in that project, every README example, as written (scripts/readme-examples.mjs):
-//     type-checked with tsc (strict) and run with tsx or node.
+//     type-checked with tsc (strict) and run with tsx or node;
+//  7. the browser (scripts/check-browser.mjs): each main entry bundles with esbuild for the
+//     browser, within its size budget, and metrics' renderSvg draws a figure in Chromium.
 // Set SKIP_CONSUMER=1 to skip steps 5 and 6 (they install tfjs from the npm registry).
 import { execFileSync } from 'node:child_process';
 import {
@@ -183,6 +185,11 @@ if (process.env.SKIP_CONSUMER === '1') {
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+{
+  const browser = await import('./check-browser.mjs');
+  failures.push(...browser.failures);
 }
 
 if (failures.length) {

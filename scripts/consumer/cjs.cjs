@@ -6,9 +6,13 @@ const faNode = require('@fa-robust/fa-layers/node');
 const attacks = require('@fa-robust/attacks');
 const datasets = require('@fa-robust/datasets');
 const metrics = require('@fa-robust/metrics');
+const metricsNode = require('@fa-robust/metrics/node');
 const { work } = require('./work.cjs');
 
-work({ tf, tfl, backend, faLayers, faNode, attacks, datasets, metrics }, 'require').catch((e) => {
+work(
+  { tf, tfl, backend, faLayers, faNode, attacks, datasets, metrics, metricsNode },
+  'require',
+).catch((e) => {
   console.error(e);
   process.exit(1);
 });

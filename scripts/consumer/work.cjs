@@ -7,7 +7,7 @@ const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 
 async function work(m, how) {
-  const { tf, tfl, backend, faLayers, faNode, attacks, datasets, metrics } = m;
+  const { tf, tfl, backend, faLayers, faNode, attacks, datasets, metrics, metricsNode } = m;
   const info = await backend.setupBackend();
   assert.equal(info.name, 'wasm', `expected wasm, got ${info.name}: ${info.reason}`);
   // A conv net trains on wasm: the gradient needs the Conv2DBackpropFilter kernel we add.
@@ -163,7 +163,7 @@ async function work(m, how) {
     ],
     cells,
   });
-  const png = await metrics.renderPng(metrics.accuracyFigure(results, { dataset: 'mnist' }));
+  const png = await metricsNode.renderPng(metrics.accuracyFigure(results, { dataset: 'mnist' }));
   assert.deepEqual(Array.from(png.subarray(1, 4)), [0x50, 0x4e, 0x47]);
   console.log(
     `${how} @fa-robust/metrics: Wilson [${w.lower.toFixed(4)}, ${w.upper.toFixed(4)}], results validated, PNG of ${png.length} bytes`,

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { readResults } from '@fa-robust/metrics';
+import { readResults } from '@fa-robust/metrics/node';
 import { describe, expect, it } from 'vitest';
 import { PRESETS, type ReproConfig } from './config.js';
 import { runRepro } from './run.js';

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 import { type BackendInfo, setupBackend } from '@fa-robust/backend';
 import { alignment as layerAngles } from '@fa-robust/fa-layers';
 import { resolveWorkerCount } from '@fa-robust/fa-layers/node';
-import { type Results, toCsv, validateResults, writeFigures } from '@fa-robust/metrics';
+import { type Results, toCsv, validateResults } from '@fa-robust/metrics';
+import { writeFigures } from '@fa-robust/metrics/node';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type AlignmentRecord,

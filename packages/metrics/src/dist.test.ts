@@ -24,6 +24,7 @@ beforeAll(() => {
     [
       tsup,
       'src/index.ts',
+      'src/node.ts',
       '--no-config',
       '--format',
       'esm,cjs',
@@ -45,16 +46,17 @@ const script = (load: string) => `
 ${load}
 (async () => {
   const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: 'T', data: { values: [{ a: 1 }, { a: 2 }] }, mark: 'point', encoding: { x: { field: 'a', type: 'quantitative' } } };
-  const png = await m.renderPng(spec, { scale: 1 });
+  const png = await n.renderPng(spec, { scale: 1 });
   const w = m.wilsonInterval(8, 10);
-  console.log(JSON.stringify({ keys: Object.keys(m).sort(), png: [...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), lower: w.lower, fonts: (await m.bundledFontFiles()).length }));
+  const stub = await m.renderPng(spec).then(() => 'resolved', (e) => e.message);
+  console.log(JSON.stringify({ keys: Object.keys(m).sort(), png: [...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join(''), lower: w.lower, fonts: (await n.bundledFontFiles()).length, stub }));
 })().catch((e) => { console.error(e); process.exit(1); });
 `;
 
 function run(
   file: string,
   code: string,
-): { keys: string[]; png: string; lower: number; fonts: number } {
+): { keys: string[]; png: string; lower: number; fonts: number; stub: string } {
   const r = spawnSync(
     process.execPath,
     [file === 'esm' ? '--input-type=module' : '--input-type=commonjs', '-e', code],
@@ -65,21 +67,29 @@ function run(
 }
 
 describe('the built package', () => {
-  it('loads with import (ESM) and renders a PNG', () => {
+  it('loads with import (ESM) and renders a PNG through ./node', () => {
     const esm = run(
       'esm',
-      script(`const m = await import(${JSON.stringify(join(outDir, 'index.js'))});`),
+      script(
+        `const m = await import(${JSON.stringify(join(outDir, 'index.js'))}); const n = await import(${JSON.stringify(join(outDir, 'node.js'))});`,
+      ),
     );
     expect(esm.png).toBe('PNG');
+    // the main entry's renderPng says where the real one is
+    expect(esm.stub).toMatch(
+      /renderPng is Node-only .*import \{ renderPng \} from '@fa-robust\/metrics\/node'/,
+    );
     expect(esm.lower).toBeCloseTo(0.4902, 4);
     expect(esm.fonts).toBe(2);
     expect(esm.keys).toEqual(Object.keys(api).sort());
   });
 
-  it('loads with require (CJS) and renders a PNG', () => {
+  it('loads with require (CJS) and renders a PNG through ./node', () => {
     const cjs = run(
       'cjs',
-      script(`const m = require(${JSON.stringify(join(outDir, 'index.cjs'))});`),
+      script(
+        `const m = require(${JSON.stringify(join(outDir, 'index.cjs'))}); const n = require(${JSON.stringify(join(outDir, 'node.cjs'))});`,
+      ),
     );
     expect(cjs.png).toBe('PNG');
     expect(cjs.fonts).toBe(2);

@@ -71,16 +71,9 @@ export {
   type PerturbationStats,
   perturbationStats,
 } from './perturbation.js';
-export {
-  bundledFontFiles,
-  type FigureFormat,
-  type PngOptions,
-  renderPng,
-  renderSvg,
-  type WriteFigureOptions,
-  writeFigure,
-  writeFigures,
-} from './render.js';
+// renderPng here only says it is Node-only: the real one, with writeFigure(s), readResults and
+// writeResults, is in @fa-robust/metrics/node, so that this entry bundles for the browser
+export { renderPng, renderSvg } from './render.js';
 export {
   alignmentRecord,
   type CreateResultsInput,
@@ -89,7 +82,6 @@ export {
   resultCell,
   robustRecord,
 } from './results-build.js';
-export { readResults, writeResults } from './results-io.js';
 export {
   type AlignmentRecord,
   type CheckRecord,

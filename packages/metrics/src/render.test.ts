@@ -8,7 +8,8 @@ import { evaluationResults } from './__fixtures__/evaluation.js';
 import { accuracyRows } from './figure-rows.js';
 import { accuracyFigure, alignmentFigure, figuresFor, transferFigure } from './figure-specs.js';
 import { parseFontWidths, textWidth } from './font-metrics.js';
-import { bundledFontFiles, renderPng, renderSvg, writeFigure, writeFigures } from './render.js';
+import { bundledFontFiles, renderPng, writeFigure, writeFigures } from './node.js';
+import { renderPng as mainRenderPng, renderSvg } from './render.js';
 import type { Results } from './results-schema.js';
 import { validateResults } from './results-validate.js';
 import { darkPixels, decodePng } from './test-utils.js';
@@ -272,5 +273,14 @@ describe('renderPng', () => {
         formats: ['pdf' as never],
       }),
     ).rejects.toThrow(`writeFigure: options.formats: expected 'svg', 'png' or 'json', found "pdf"`);
+  });
+});
+
+describe("the main entry's renderPng", () => {
+  it('says PNG is Node-only and where the real one is', async () => {
+    const spec = accuracyFigure(evaluationResults(), { dataset: 'mnist' });
+    await expect(mainRenderPng(spec)).rejects.toThrow(
+      /renderPng is Node-only \(resvg is a native module\): in Node, import \{ renderPng \} from '@fa-robust\/metrics\/node'/,
+    );
   });
 });

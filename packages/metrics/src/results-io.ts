@@ -1,8 +1,7 @@
 import type { Results } from './results-schema.js';
 import { parseResults, validateResults } from './results-validate.js';
 
-// Node only, like the rest of the package's file writing (render.ts): node: modules are imported
-// lazily inside each function, so the main entry still loads in a browser bundle.
+// Node only (exported by @fa-robust/metrics/node, with the PNG renderer and figure writing).
 
 /** Reads and validates a results file (Node). */
 export async function readResults(file: string): Promise<Results> {

@@ -1,15 +1,18 @@
 #!/usr/bin/env node
 // The packages in a browser, run by `pnpm test` (check-packages.mjs step 7):
-//  1. each published package's main entry (its built dist/index.js) bundles for the browser
-//     with esbuild, no externals, every dependency included; the minified and gzipped sizes are
-//     printed against the README budget;
-//  2. in headless Chromium (Debian's `chromium`, or CHROMIUM=path), metrics' renderSvg draws a
-//     figure from a bundle of the main entry: the SVG is checked in the page's DOM.
+//  1. each published package's main entry, imported by name as an app would (so the `browser`
+//     export condition applies), bundles for the browser with esbuild, no externals, every
+//     dependency included; the minified and gzipped sizes are printed against the README budget;
+//  2. in headless Chromium (Debian's `chromium`, or CHROMIUM=path), served over HTTP from
+//     127.0.0.1: metrics' renderSvg draws a figure, and datasets' loadMnistFromUrl fetches the
+//     MNIST test files (from FA_ROBUST_DATA_DIR, when set), verifies and parses them; both are
+//     checked in the page's DOM.
 // Packages listed in NOT_YET do not bundle yet (Node-only code in their main entry, issue #18):
 // they are tried and reported, and fail the check only once they bundle (then move them out).
 // Without a Chromium, step 2 says so and is skipped.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -19,10 +22,13 @@ const root = resolve(import.meta.dirname, '..');
 /** Bundle budgets (minified, bytes), as the README states them. */
 export const BUDGETS = {
   attacks: 500_000,
+  datasets: 200_000,
   'fa-layers': 1_000_000,
   metrics: 1_500_000,
 };
-export const NOT_YET = ['backend', 'datasets'];
+export const NOT_YET = ['backend'];
+// a workspace package that depends on every published one: names resolve from here
+const resolveDir = join(root, 'apps', 'repro');
 
 const failures = [];
 const ok = (m) => console.log(`  ✓ ${m}`);
@@ -33,7 +39,7 @@ const fail = (m) => {
 
 async function bundle(entry, format = 'esm', extra = {}) {
   const r = await esbuild.build({
-    entryPoints: [entry],
+    ...(entry ? { entryPoints: [entry] } : {}),
     bundle: true,
     platform: 'browser',
     format,
@@ -47,10 +53,11 @@ async function bundle(entry, format = 'esm', extra = {}) {
 
 console.log('7. browser: each main entry bundles with esbuild (platform browser, no externals)');
 for (const name of [...Object.keys(BUDGETS), ...NOT_YET]) {
-  const entry = join(root, 'packages', name, 'dist', 'index.js');
   let bytes;
   try {
-    bytes = await bundle(entry);
+    bytes = await bundle(null, 'esm', {
+      stdin: { contents: `export * from '@fa-robust/${name}';`, resolveDir, loader: 'js' },
+    });
   } catch (e) {
     const first = (e.errors?.[0]?.text ?? e.message).split('\n')[0];
     if (NOT_YET.includes(name))
@@ -75,57 +82,107 @@ if (!chromium) {
   );
 } else {
   const work = mkdtempSync(join(tmpdir(), 'fa-robust-browser-'));
+  const data = process.env.FA_ROBUST_DATA_DIR ? resolve(process.env.FA_ROBUST_DATA_DIR) : null;
+  const mnist =
+    data && existsSync(join(data, 'mnist', 't10k-images-idx3-ubyte.gz'))
+      ? join(data, 'mnist')
+      : null;
+  let server;
   try {
-    const program = join(work, 'page.mjs');
-    writeFileSync(
-      program,
-      `import { renderSvg, wilsonInterval } from ${JSON.stringify(join(root, 'packages/metrics/dist/index.js'))};
+    const program = `import { renderSvg, wilsonInterval } from '@fa-robust/metrics';
+import { loadMnistFromUrl } from '@fa-robust/datasets';
+const status = {};
+const show = () => { document.getElementById('status').textContent = JSON.stringify(status); };
 const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: 'Robust accuracy', width: 200, height: 100,
   data: { values: [{ eps: 0, acc: 0.98 }, { eps: 0.1, acc: 0.6 }, { eps: 0.3, acc: 0.1 }] },
   mark: 'line', encoding: { x: { field: 'eps', type: 'quantitative' }, y: { field: 'acc', type: 'quantitative' } } };
-renderSvg(spec).then(
-  (svg) => { document.body.innerHTML = svg; document.title = 'rendered ' + wilsonInterval(8, 10).lower.toFixed(4); },
-  (e) => { document.title = 'error: ' + e.message; },
-);`,
+(async () => {
+  try {
+    document.getElementById('figure').innerHTML = await renderSvg(spec);
+    status.svg = 'rendered ' + wilsonInterval(8, 10).lower.toFixed(4);
+  } catch (e) { status.svg = 'error: ' + e.message; }
+  if (${mnist ? 'true' : 'false'}) {
+    try {
+      let events = 0;
+      const r = await loadMnistFromUrl({ baseUrl: 'mnist/', splits: ['test'], limit: 100, onProgress: () => events++ });
+      status.mnist = { shape: r.test.shape, first: r.test.labels[0], verified: r.sources.map((s) => s.verified.join('+')), events };
+    } catch (e) { status.mnist = 'error: ' + e.message; }
+  }
+  status.done = true;
+  show();
+})();`;
+    const code = Buffer.from(
+      await bundle(null, 'iife', { stdin: { contents: program, resolveDir, loader: 'js' } }),
+    ).toString('utf8');
+    const page = `<!doctype html><html><head><title>check</title></head><body><pre id="status">{}</pre><div id="figure"></div><script>${code.replace(/<\/script/g, '<\\/script')}</script></body></html>`;
+    server = createServer((req, res) => {
+      const path = (req.url ?? '/').split('?')[0];
+      if (path === '/page.html') {
+        res.writeHead(200, { 'Content-Type': 'text/html' });
+        return res.end(page);
+      }
+      const m = /^\/mnist\/([\w.-]+)$/.exec(path);
+      if (mnist && m && existsSync(join(mnist, m[1]))) {
+        res.writeHead(200, { 'Content-Type': 'application/octet-stream' });
+        return res.end(readFileSync(join(mnist, m[1])));
+      }
+      res.writeHead(404);
+      res.end();
+    });
+    await new Promise((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${server.address().port}/page.html`;
+    const dom = await new Promise((done, reject) =>
+      execFile(
+        chromium,
+        [
+          '--headless',
+          '--no-sandbox',
+          '--disable-gpu',
+          '--virtual-time-budget=120000',
+          '--dump-dom',
+          url,
+        ],
+        { encoding: 'utf8', timeout: 180_000, maxBuffer: 1 << 26 },
+        (e, stdout) => (e ? reject(e) : done(stdout)),
+      ),
     );
-    const code = await bundle(program, 'iife');
-    writeFileSync(
-      join(work, 'page.html'),
-      `<!doctype html><html><head><title>loading</title></head><body><script>${Buffer.from(code)
-        .toString('utf8')
-        .replace(/<\/script/g, '<\\/script')}</script></body></html>`,
+    const status = JSON.parse(
+      (/<pre id="status">([^<]*)<\/pre>/.exec(dom)?.[1] ?? '{}')
+        .replace(/&quot;/g, '"')
+        .replace(/&amp;/g, '&'),
     );
-    const dom = execFileSync(
-      chromium,
-      [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--virtual-time-budget=60000',
-        '--dump-dom',
-        `file://${join(work, 'page.html')}`,
-      ],
-      {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-        timeout: 120_000,
-        maxBuffer: 1 << 26,
-      },
-    );
-    const title = /<title>([^<]*)<\/title>/.exec(dom)?.[1];
+    const version = execFileSync(chromium, ['--version'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
     const texts = [...dom.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
-    if (title !== 'rendered 0.4902') fail(`renderSvg in Chromium: the page says "${title}"`);
-    else if (!/<svg[^>]*class="marks"/.test(dom) || !texts.includes('Robust accuracy'))
-      fail(
-        `renderSvg in Chromium: no figure with its title in the page (texts: ${texts.slice(0, 5).join(', ')})`,
-      );
-    else
-      ok(
-        `renderSvg in ${execFileSync(chromium, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim()}: an SVG with ${texts.length} text elements, title "Robust accuracy"`,
-      );
+    if (!status.done)
+      fail(`in ${version}: the page did not finish (status ${JSON.stringify(status)})`);
+    else {
+      if (status.svg !== 'rendered 0.4902' || !texts.includes('Robust accuracy'))
+        fail(`renderSvg in Chromium: ${status.svg}; texts: ${texts.slice(0, 5).join(', ')}`);
+      else
+        ok(
+          `renderSvg in ${version}: an SVG with ${texts.length} text elements, title "Robust accuracy"`,
+        );
+      if (!mnist)
+        console.log('  - loadMnistFromUrl in Chromium: skipped, FA_ROBUST_DATA_DIR has no mnist/');
+      else if (
+        typeof status.mnist !== 'object' ||
+        JSON.stringify(status.mnist.shape) !== '[100,28,28,1]' ||
+        status.mnist.first !== 7 ||
+        status.mnist.verified.join(',') !== 'bytes+md5+sha256,bytes+md5+sha256'
+      )
+        fail(`loadMnistFromUrl in Chromium: ${JSON.stringify(status.mnist)}`);
+      else
+        ok(
+          `loadMnistFromUrl in Chromium: the MNIST test files fetched over HTTP, verified (size, md5, sha256), gunzipped with DecompressionStream and parsed (first label 7), ${status.mnist.events} progress events`,
+        );
+    }
   } catch (e) {
-    fail(`renderSvg in Chromium: ${e.message.split('\n')[0]}`);
+    fail(`in Chromium: ${e.message.split('\n')[0]}`);
   } finally {
+    server?.close();
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -21,8 +21,8 @@ export interface SetupBackendOptions {
 export interface BackendInfo {
   /** The active tfjs backend: 'tensorflow', 'wasm' or 'cpu'. */
   name: string;
-  /** What was asked for. */
-  requested: BackendRequest;
+  /** What was asked for (in a browser: 'auto', 'webgpu', 'webgl', 'wasm' or 'cpu'). */
+  requested: BackendRequest | 'webgpu' | 'webgl';
   /** One sentence on why this backend was chosen; print it at the start of a run. */
   reason: string;
   /** wasm only: whether the SIMD build is in use. */

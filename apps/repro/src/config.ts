@@ -236,8 +236,9 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
         'fashion-mnist': FASHION_AUDIT_EPS,
         cifar10: CIFAR_AUDIT_EPS,
       },
-      // 200 images keep the whole preset under 2 hours on 2 cores (AutoAttack costs 15-20x
-      // PGD-100 on the images a model holds); --audit-size 1000 narrows the intervals
+      // 200 images keep the whole preset under 2 hours on 2 cores (1 h 54 min measured, from
+      // scratch: BENCHMARKS.md; AutoAttack costs 15-20x PGD-100 on the images a model holds);
+      // --audit-size 1000 narrows the intervals
       size: 200,
       attacks: ['fgsm', 'bim', 'mifgsm', 'apgd'],
       iterations: 10,

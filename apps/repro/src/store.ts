@@ -249,42 +249,21 @@ export async function lockOutput(
             : 'wait for it to finish, or give this run another --out'
           : `it cannot be checked from this host, and counts as running while it renews the file (a lock not renewed for ${STALE_MS / 60_000} minutes is taken over); if that run is over, delete ${path}`),
     );
-  const read = async (path: string): Promise<LockHolder> => {
-    try {
-      return JSON.parse(await readFile(path, 'utf8')) as LockHolder;
-    } catch {
-      return {}; // unreadable: a crash during its write, or gone since; no holder
-    }
-  };
   let taken = false;
   for (let attempt = 0; attempt < 2 && !taken; attempt++) {
-    try {
-      const h = await open(file, 'wx');
-      try {
-        await h.writeFile(`${JSON.stringify(me)}\n`);
-      } finally {
-        await h.close();
-      }
-      taken = true;
-      beat(file);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      const other = await read(file);
-      if (await holderAlive(other, file)) throw refuse(other, file);
-      await rm(file, { force: true }); // its run is gone
-    }
+    taken = await createHeld(file, me);
+    if (taken) break;
+    const other = (await readHolder(file)) ?? {}; // unreadable: a crash during its write
+    if (await holderAlive(other, file)) throw refuse(other, file);
+    await rm(file, { force: true }); // its run is gone
   }
   if (!taken) throw new RunLockedError(`${dir}: could not take ${file}`);
-  const release = async () => {
-    stopBeat(file);
-    const held = await readFile(file, 'utf8').catch(() => '');
-    if (held.includes(`"pid":${me.pid},`)) await rm(file, { force: true });
-  };
+  const release = () => releaseHeld(file);
   // the other holders of this folder: each is checked after this lock is written, so of two
   // runs that start together at least one sees the other
   for (const f of await readdir(dir)) {
     if (!f.startsWith(LOCK) || join(dir, f) === file || f.includes('.tmp')) continue;
-    const other = await read(join(dir, f));
+    const other = (await readHolder(join(dir, f))) ?? {};
     if (!(await holderAlive(other, join(dir, f)))) continue;
     const compatible = shard != null && other.shard != null && other.shard.count === shard.count;
     if (!compatible) {
@@ -308,29 +287,12 @@ export async function tryClaim(path: string, what: string): Promise<LockHolder |
     command: what,
   };
   for (let attempt = 0; attempt < 3; attempt++) {
-    try {
-      const h = await open(path, 'wx');
-      try {
-        await h.writeFile(`${JSON.stringify(me)}\n`);
-      } finally {
-        await h.close();
-      }
-      beat(path);
-      return null;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
-    let other: LockHolder = {};
-    try {
-      other = JSON.parse(await readFile(path, 'utf8')) as LockHolder;
-    } catch {
-      // being written this instant, or unreadable after a crash: look again
+    if (await createHeld(path, me)) return null;
+    // unreadable: being written this instant, or after a crash: look again once
+    let other = await readHolder(path);
+    if (other == null) {
       await new Promise((r) => setTimeout(r, 200));
-      try {
-        other = JSON.parse(await readFile(path, 'utf8')) as LockHolder;
-      } catch {
-        other = {};
-      }
+      other = (await readHolder(path)) ?? {};
     }
     if (await holderAlive(other, path)) return other;
     await rm(path, { force: true }); // its holder is gone
@@ -339,7 +301,39 @@ export async function tryClaim(path: string, what: string): Promise<LockHolder |
 }
 
 /** Gives up a claim this process holds (another's is left alone). */
-export async function releaseClaim(path: string): Promise<void> {
+export function releaseClaim(path: string): Promise<void> {
+  return releaseHeld(path);
+}
+
+/** Creates `path` exclusively holding `me`, and renews it while held; false if it exists. */
+async function createHeld(path: string, me: LockHolder): Promise<boolean> {
+  let h: Awaited<ReturnType<typeof open>>;
+  try {
+    h = await open(path, 'wx');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw e;
+  }
+  try {
+    await h.writeFile(`${JSON.stringify(me)}\n`);
+  } finally {
+    await h.close();
+  }
+  beat(path);
+  return true;
+}
+
+/** The holder a lock or claim file names, or null when it cannot be read. */
+async function readHolder(path: string): Promise<LockHolder | null> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as LockHolder;
+  } catch {
+    return null;
+  }
+}
+
+/** Stops renewing `path` and removes it if this process holds it (another's is left alone). */
+async function releaseHeld(path: string): Promise<void> {
   stopBeat(path);
   const held = await readFile(path, 'utf8').catch(() => '');
   if (held.includes(`"pid":${process.pid},`)) await rm(path, { force: true });

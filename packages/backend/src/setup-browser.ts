@@ -24,7 +24,9 @@ export interface BrowserSetupOptions {
   order?: readonly BrowserBackend[];
   /**
    * Where the tfjs-backend-wasm .wasm files are served: a folder URL (ending in '/') or a map
-   * of file name to URL (tfjs' setWasmPaths). Default: tfjs' own, the folder of the script.
+   * of file name to URL (tfjs' setWasmPaths). Default: tfjs' own, the folder of the script
+   * that runs tfjs (the page's, or the worker script's); in a Vite app the `tfjsWasm()` plugin
+   * of `@fa-robust/backend/vite` puts the files there.
    */
   wasmPaths?: string | Record<string, string>;
 }
@@ -78,7 +80,7 @@ export async function setupBackend(options: BrowserSetupOptions = {}): Promise<B
       backend: b,
       why:
         b === 'wasm'
-          ? 'failed to start: its .wasm files could not be loaded (serve them and pass wasmPaths, the folder URL holding tfjs-backend-wasm*.wasm)'
+          ? "failed to start: its .wasm files could not be loaded (with Vite add the plugin tfjsWasm() of '@fa-robust/backend/vite'; else serve them and pass wasmPaths, the folder URL holding tfjs-backend-wasm*.wasm)"
           : `failed to start (no ${b === 'webgpu' ? 'WebGPU adapter' : b === 'webgl' ? 'WebGL context' : 'support'} here)`,
     });
   }

@@ -89,6 +89,54 @@ describe('loading from a URL with fetch (the browser loaders)', () => {
     }
   });
 
+  it('accepts a .gz the server sent with Content-Encoding: gzip (fetch gunzips it), verified against the extracted digests', async () => {
+    const t = tinyIdx();
+    // like a static server that marks .gz files as gzip-encoded: fetch hands over the raw bytes
+    const encoded =
+      (bytes: Uint8Array) => (_req: unknown, res: import('node:http').ServerResponse) => {
+        res.writeHead(200, { 'Content-Encoding': 'gzip', 'Content-Length': bytes.length });
+        res.end(bytes);
+      };
+    const routes = Object.fromEntries(
+      Object.entries(t.gz).map(([n, b]) => [`/d/${n}`, encoded(b)]),
+    );
+    const server = await startServer(routes);
+    try {
+      const events: UrlLoadProgress[] = [];
+      const r = await loadIdxFromUrl(t.spec, {
+        baseUrl: `${server.url}/d`,
+        onProgress: (e) => events.push(e),
+      });
+      expect(Array.from(r.test.labels)).toEqual(
+        Array.from(t.raw['t10k-labels-idx1-ubyte']!.subarray(8)),
+      );
+      expect(Array.from(r.train.images.subarray(0, 16), (v) => Math.round(v * 255))).toEqual(
+        Array.from(t.raw['train-images-idx3-ubyte']!.subarray(16, 32)),
+      );
+      expect(r.sources.map((s) => [s.decoded, s.verified])).toEqual(
+        Array(4).fill([true, ['bytes', 'md5', 'sha256']]),
+      );
+      // progress counts the bytes fetch hands over, against the extracted size
+      const last = events.filter((e) => e.file === IDX_NAMES.test.images).at(-1)!;
+      expect(last.loaded).toBe(last.total);
+      expect(last.total).toBe(t.raw['t10k-images-idx3-ubyte']!.length);
+      // without a digest of the extracted file it cannot be verified: said, with the way out
+      const noRaw = structuredClone(t.spec);
+      delete noRaw.files.test.images.raw;
+      await expect(
+        loadIdxFromUrl(noRaw, { baseUrl: `${server.url}/d`, splits: ['test'] }),
+      ).rejects.toThrow(/arrived gunzipped .*Content-Encoding: gzip.*pass verify: false/);
+      const unverified = await loadIdxFromUrl(noRaw, {
+        baseUrl: `${server.url}/d`,
+        splits: ['test'],
+        verify: false,
+      });
+      expect(unverified.test.shape).toEqual([7, 4, 4, 1]);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('loads CIFAR-10 from its batch files', async () => {
     const c = tinyCifar();
     const routes = Object.fromEntries(Object.entries(c.bins).map(([n, b]) => [`/c/${n}`, good(b)]));

@@ -8,8 +8,8 @@ import { sha256 } from '@noble/hashes/sha2.js';
 import { bytesToHex } from '@noble/hashes/utils.js';
 import { parseCifar10 } from './cifar.js';
 import { ChecksumError, DatasetError } from './errors.js';
-import { gunzip } from './gzip.js';
-import { parseIdxSplit } from './idx.js';
+import { gunzipIfNeeded } from './gzip.js';
+import { isGzip, parseIdxSplit } from './idx.js';
 import { CIFAR10, FASHION_MNIST, MNIST } from './sources.js';
 import type { Cifar10Spec, FileChecksum, IdxDatasetSpec, Split, SplitName } from './types.js';
 
@@ -44,8 +44,12 @@ export interface UrlLoadOptions<S extends SplitName = SplitName> {
 }
 
 export type UrlLoadedDataset<S extends SplitName = SplitName> = { [K in S]: Split } & {
-  /** Every file fetched: its URL and what was verified ('bytes', 'md5', 'sha256'). */
-  sources: { file: string; url: string; verified: string[] }[];
+  /**
+   * Every file fetched: its URL, what was verified ('bytes', 'md5', 'sha256'), and `decoded`
+   * where the server sent a .gz file with `Content-Encoding: gzip` (as some static servers do),
+   * so that fetch returned it gunzipped: then the extracted file's digests were checked.
+   */
+  sources: { file: string; url: string; verified: string[]; decoded?: true }[];
 };
 
 /** MNIST from the four published .gz files under `baseUrl`. */
@@ -91,8 +95,8 @@ export async function loadIdxFromUrl<S extends SplitName = SplitName>(
     const { images, labels } = spec.files[split];
     const [img, lab] = [await ctx.get(images.name, images), await ctx.get(labels.name, labels)];
     out[split] = parseIdxSplit(
-      await gunzip(img, { file: images.name }),
-      await gunzip(lab, { file: labels.name }),
+      await gunzipIfNeeded(img, { file: images.name }),
+      await gunzipIfNeeded(lab, { file: labels.name }),
       {
         classes: spec.classes,
         files: { images: images.name, labels: labels.name },
@@ -127,8 +131,11 @@ function context<S extends SplitName>(title: string, options: UrlLoadOptions<S>)
   const doFetch = options.fetch ?? globalThis.fetch;
   if (typeof doFetch !== 'function')
     throw new DatasetError(`${title}: no fetch in this runtime: pass options.fetch`);
-  const sources: { file: string; url: string; verified: string[] }[] = [];
-  const get = async (name: string, sum: FileChecksum): Promise<Uint8Array> => {
+  const sources: UrlLoadedDataset['sources'] = [];
+  const get = async (
+    name: string,
+    published: FileChecksum & { raw?: FileChecksum & { name: string } },
+  ): Promise<Uint8Array> => {
     const url = new URL(name, base).href;
     let res: Response;
     try {
@@ -143,31 +150,40 @@ function context<S extends SplitName>(title: string, options: UrlLoadOptions<S>)
         `${title}: could not fetch ${url}: HTTP ${res.status} ${res.statusText}`,
         name,
       );
+    // a .gz served with Content-Encoding: gzip arrives gunzipped (fetch decodes it)
+    const encoded = /gzip/i.test(res.headers.get('content-encoding') ?? '');
+    const total = encoded && published.raw ? published.raw.bytes : published.bytes;
     const bytes = await readBody(res, (loaded) =>
-      options.onProgress?.({ file: name, url, loaded, total: sum.bytes, phase: 'fetch' }),
+      options.onProgress?.({ file: name, url, loaded, total, phase: 'fetch' }),
     );
+    const decoded = name.endsWith('.gz') && !isGzip(bytes) && bytes.length !== published.bytes;
     const verified: string[] = [];
     if (options.verify !== false) {
+      let sum: FileChecksum = published;
+      let what = name;
+      if (decoded) {
+        if (!published.raw)
+          throw new DatasetError(
+            `${title}: ${url} arrived gunzipped (${bytes.length} bytes: the server sent it with Content-Encoding: gzip) and no digest of the extracted file is known to verify it. Serve .gz files without Content-Encoding, or pass verify: false`,
+            name,
+          );
+        sum = published.raw;
+        what = `${name} (gunzipped by the server: ${published.raw.name})`;
+      }
       if (bytes.length !== sum.bytes)
-        throw new ChecksumError(name, 'bytes', String(sum.bytes), String(bytes.length));
+        throw new ChecksumError(what, 'bytes', String(sum.bytes), String(bytes.length));
       verified.push('bytes');
       const m = bytesToHex(md5(bytes));
-      if (m !== sum.md5) throw new ChecksumError(name, 'md5', sum.md5, m);
+      if (m !== sum.md5) throw new ChecksumError(what, 'md5', sum.md5, m);
       verified.push('md5');
       if (sum.sha256) {
         const h = bytesToHex(sha256(bytes));
-        if (h !== sum.sha256) throw new ChecksumError(name, 'sha256', sum.sha256, h);
+        if (h !== sum.sha256) throw new ChecksumError(what, 'sha256', sum.sha256, h);
         verified.push('sha256');
       }
     }
-    sources.push({ file: name, url, verified });
-    options.onProgress?.({
-      file: name,
-      url,
-      loaded: bytes.length,
-      total: sum.bytes,
-      phase: 'done',
-    });
+    sources.push({ file: name, url, verified, ...(decoded ? { decoded: true as const } : {}) });
+    options.onProgress?.({ file: name, url, loaded: bytes.length, total, phase: 'done' });
     return bytes;
   };
   return { splits, sources, get };

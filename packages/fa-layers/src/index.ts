@@ -39,7 +39,9 @@ export { evaluate } from './scores.js';
 export {
   type BatchLog,
   type EpochLog,
+  type LearningRateSchedule,
   type OptimizerName,
+  scheduledRate,
   type TrainOptions,
   type TrainResult,
   train,

@@ -109,6 +109,37 @@ describe('lenet', () => {
     for (const m of [a, b, c, bp]) m.dispose();
   });
 
+  it('feedbackSeed seeds the feedback side alone: the same forward weights, other feedback matrices', () => {
+    const forward = (m: ReturnType<typeof lenet>) =>
+      m.trainableWeights.map((w) => Array.from(w.read().dataSync()));
+    const feedback = (m: ReturnType<typeof lenet>) =>
+      m.nonTrainableWeights.map((w) => Array.from(w.read().dataSync()));
+    for (const init of ['pytorch', 'xavier'] as const) {
+      const [a, same, other, otherSeed] = [
+        lenet({ dataset: 'mnist', feedback: 'fa', seed: 3, init }),
+        lenet({ dataset: 'mnist', feedback: 'fa', seed: 3, feedbackSeed: 3, init }),
+        lenet({ dataset: 'mnist', feedback: 'fa', seed: 3, feedbackSeed: 9, init }),
+        lenet({ dataset: 'mnist', feedback: 'fa', seed: 4, feedbackSeed: 9, init }),
+      ];
+      expect(feedback(a)).toHaveLength(5); // one B per conv and dense layer
+      // feedbackSeed = seed is the one-seed model, weight for weight
+      expect(forward(same)).toEqual(forward(a));
+      expect(feedback(same)).toEqual(feedback(a));
+      // another feedbackSeed: the forward weights stay, every B changes
+      expect(forward(other)).toEqual(forward(a));
+      feedback(other).forEach((b, i) => {
+        expect(b).not.toEqual(feedback(a)[i]);
+      });
+      // the feedback side depends on feedbackSeed only, the forward side on seed only
+      expect(feedback(otherSeed)).toEqual(feedback(other));
+      expect(forward(otherSeed)[0]).not.toEqual(forward(other)[0]);
+      for (const m of [a, same, other, otherSeed]) m.dispose();
+    }
+    expect(() => lenet({ dataset: 'mnist', seed: 1, feedbackSeed: -1 })).toThrow(
+      /lenet: option 'feedbackSeed' must be an integer in \[0, 2\^32\); found -1/,
+    );
+  });
+
   it("init 'pytorch' (default): kernels and biases uniform in ±1/sqrt(fanIn); 'xavier': Glorot kernels, zero biases", () => {
     const fanIn: Record<string, number> = { conv1: 75, conv2: 150, conv3: 400, fc1: 120, fc2: 84 };
     const torch = lenet({ dataset: 'cifar10', feedback: 'fa', seed: 5 });

@@ -2,7 +2,7 @@ import * as tfl from '@tensorflow/tfjs-layers';
 import { conv2d } from './conv2d.js';
 import { dense } from './dense.js';
 import { FeedbackOptionError } from './errors.js';
-import { checkSeed, mixSeed, randomSeed } from './init.js';
+import { checkSeed, mixSeed, randomSeed, SEED_STREAM } from './init.js';
 import { checkMode, type FeedbackMode } from './modes.js';
 
 export type LenetDataset = 'mnist' | 'cifar10';
@@ -19,6 +19,14 @@ export interface LenetOptions {
    * this one). Same seed, same initial model, on every backend. Default: random.
    */
   seed?: number;
+  /**
+   * Seeds the feedback side separately: every layer's feedback weights (B, B_dfa), brsf's
+   * redraws and weight mirroring's noise, while `seed` keeps seeding the forward weights. Same
+   * `seed` with another `feedbackSeed`: the same initial forward network, other feedback
+   * matrices (to tell the rule's variance from the initialisation's). Default: `seed` (as
+   * before: one seed for both).
+   */
+  feedbackSeed?: number;
   /** Passed to every layer (see FeedbackArgs.weightDecay). Default: the layers' default. */
   weightDecay?: number;
   /** The model name. Default `lenet-<dataset>-<feedback>` (`lenet-cifar10-biotorch-<feedback>`). */
@@ -94,6 +102,10 @@ export function lenet(options: LenetOptions): tfl.Sequential {
   const { dataset } = options;
   const feedback = checkMode(where, options.feedback ?? 'fa');
   const seed = options.seed == null ? randomSeed() : checkSeed(where, options.seed);
+  const fs = options.feedbackSeed;
+  if (fs != null && (typeof fs !== 'number' || !Number.isInteger(fs) || fs < 0 || fs > 0xffffffff))
+    throw new FeedbackOptionError(where, 'feedbackSeed', 'an integer in [0, 2^32)', fs);
+  const feedbackSeed = fs ?? seed;
   const dfa = feedback === 'dfa';
   const init = options.init ?? 'pytorch';
   if (init !== 'pytorch' && init !== 'xavier')
@@ -120,7 +132,15 @@ export function lenet(options: LenetOptions): tfl.Sequential {
     arch.hidden,
   ];
   const initializers = (i: number) => {
-    if (init === 'xavier') return {};
+    if (init === 'xavier')
+      // the layer's own default (Xavier-uniform from its seed), from the forward seed
+      return feedbackSeed === seed
+        ? {}
+        : {
+            kernelInitializer: tfl.initializers.glorotUniform({
+              seed: mixSeed(mixSeed(seed, 100 + i), SEED_STREAM.kernel),
+            }),
+          };
     const bound = 1 / Math.sqrt(fanIn[i]!);
     const layerSeed = mixSeed(seed, 100 + i);
     return {
@@ -141,7 +161,8 @@ export function lenet(options: LenetOptions): tfl.Sequential {
   const common = (i: number) => ({
     feedback,
     ...initializers(i),
-    seed: mixSeed(seed, 100 + i),
+    // the layer's seed drives its feedback side (and, under 'xavier', its kernel: set above)
+    seed: mixSeed(feedbackSeed, 100 + i),
     ...(options.weightDecay != null ? { weightDecay: options.weightDecay } : {}),
     ...(dfa ? { dfaOutputUnits: LENET_CLASSES } : {}),
   });

@@ -1,5 +1,6 @@
 import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { conv2d } from './conv2d.js';
 import { shuffledIndices } from './data.js';
@@ -8,7 +9,7 @@ import { lenet } from './lenet.js';
 import { FEEDBACK_MODES } from './modes.js';
 import { evaluate } from './scores.js';
 import { blobs, seededTensor, smallNet } from './test-utils.js';
-import { train } from './train.js';
+import { scheduledRate, train } from './train.js';
 
 beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });
@@ -166,6 +167,129 @@ describe('train', () => {
       /data must be re-iterable for 2 epochs/,
     );
     expect((await train(model, once(), { epochs: 1 })).history).toHaveLength(1);
+    tf.dispose([data.x, data.y]);
+    model.dispose();
+  });
+});
+
+describe('train: learning-rate schedules', () => {
+  it('computes the rates PyTorch schedulers give, per 1-based epoch', () => {
+    const step = { type: 'step', milestones: [50, 75], factor: 0.1 } as const;
+    const at = (e: number) => scheduledRate(step, 0.01, e, 100);
+    expect([at(1), at(50), at(51), at(75), at(76), at(100)]).toEqual([
+      0.01,
+      0.01,
+      0.01 * 0.1,
+      0.01 * 0.1,
+      0.01 * 0.1 ** 2,
+      0.01 * 0.1 ** 2,
+    ]);
+    // CosineAnnealingLR(T_max=8), stepped per epoch: eta_min + (base - eta_min)(1 + cos(pi t / 8)) / 2
+    const cos = Array.from({ length: 8 }, (_, t) =>
+      scheduledRate({ type: 'cosine', min: 1e-5 }, 1e-3, t + 1, 8),
+    );
+    for (const [t, lr] of cos.entries())
+      expect(lr).toBeCloseTo(1e-5 + ((1e-3 - 1e-5) * (1 + Math.cos((Math.PI * t) / 8))) / 2, 15);
+    expect(cos[0]).toBe(1e-3);
+    expect(scheduledRate({ type: 'constant' }, 0.5, 7, 10)).toBe(0.5);
+    expect(scheduledRate((e, n, b) => b * (n - e + 1), 0.5, 7, 10)).toBe(2);
+  });
+
+  it('trains each epoch at its rate: SGD lands on the weights of the same steps in float64', async () => {
+    // one batch per epoch on a softmax regression: W <- W - lr_e * x^T (p - y) / n
+    const n = 6;
+    const d = 3;
+    const k = 2;
+    const xs = Array.from({ length: n * d }, (_, i) => Math.sin(i + 1));
+    const ys = [0, 1, 1, 0, 1, 0];
+    const w0 = Array.from({ length: d * k }, (_, i) => 0.1 * Math.cos(i));
+    const model = tfl.sequential({
+      layers: [
+        tfl.layers.dense({
+          inputShape: [d],
+          units: k,
+          useBias: false,
+          weights: [tf.tensor2d(w0, [d, k])],
+        }),
+      ],
+    });
+    const x = tf.tensor2d(xs, [n, d]);
+    const y = tf.tensor1d(ys, 'int32');
+    const schedule = { type: 'step', milestones: [1, 2], factor: 0.25 } as const;
+    const r = await train(
+      model,
+      { x, y },
+      {
+        epochs: 3,
+        batchSize: n,
+        optimizer: 'sgd',
+        learningRate: 0.5,
+        schedule,
+        shuffle: false,
+      },
+    );
+    expect(r.history.map((h) => h.learningRate)).toEqual([0.5, 0.125, 0.03125]);
+    const w = [...w0];
+    for (const lr of [0.5, 0.125, 0.03125]) {
+      const grad = new Array(d * k).fill(0);
+      for (let i = 0; i < n; i++) {
+        const z = [0, 1].map((c) =>
+          xs.slice(i * d, i * d + d).reduce((a, v, j) => a + v * w[j * k + c]!, 0),
+        );
+        const m = Math.max(...z);
+        const e = z.map((v) => Math.exp(v - m));
+        const p = e.map((v) => v / (e[0]! + e[1]!));
+        for (let j = 0; j < d; j++)
+          for (let c = 0; c < k; c++)
+            grad[j * k + c] += (xs[i * d + j]! * (p[c]! - (ys[i] === c ? 1 : 0))) / n;
+      }
+      for (let q = 0; q < d * k; q++) w[q] = w[q]! - lr * grad[q];
+    }
+    const got = Array.from(model.getWeights()[0]!.dataSync());
+    for (const [q, v] of got.entries()) expect(v).toBeCloseTo(w[q]!, 5);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+
+  it('sets the rate of Adam and of your own optimizer, and refuses a bad schedule', async () => {
+    const data = blobs(32, 2);
+    const model = smallNet('fa');
+    const before = () => model.getWeights().map((t) => Array.from(t.dataSync()));
+    const distance = (a: number[][], b: number[][]) =>
+      Math.sqrt(a.flat().reduce((s, v, i) => s + (v - b.flat()[i]!) ** 2, 0));
+    // epoch 2 at a rate of 1e-9 x the first: Adam's steps (about lr each) all but stop
+    const w0 = before();
+    await train(model, data, { epochs: 1, batchSize: 16, learningRate: 0.01, seed: 1 });
+    const w1 = before();
+    const optimizer = tf.train.adam(0.01);
+    const r = await train(model, data, {
+      epochs: 2,
+      batchSize: 16,
+      optimizer,
+      schedule: { type: 'step', milestones: [1], factor: 1e-9 },
+      seed: 1,
+    });
+    expect(r.history.map((h) => h.learningRate)).toEqual([0.01, 0.01 * 1e-9]);
+    const w2 = before();
+    await train(model, data, { epochs: 1, batchSize: 16, optimizer, seed: 5 });
+    const w3 = before();
+    expect(distance(w3, w2)).toBeLessThan(1e-6 * distance(w1, w0));
+    // a learningRate given with your optimizer is set on it
+    await train(model, data, { epochs: 1, batchSize: 16, optimizer, learningRate: 0.003 });
+    expect((optimizer as unknown as { learningRate: number }).learningRate).toBe(0.003);
+    for (const bad of [
+      { type: 'step', milestones: [0], factor: 0.1 },
+      { type: 'step', milestones: [2], factor: -1 },
+      { type: 'cosine', min: -1 },
+      { type: 'linear' },
+    ])
+      await expect(train(model, data, { schedule: bad as never })).rejects.toThrow(
+        /train: option 'schedule' must be \{ type: 'constant' \}, \{ type: 'step'/,
+      );
+    await expect(
+      train(model, data, { schedule: () => Number.NaN, optimizer: 'sgd' }),
+    ).rejects.toThrow(/option 'schedule' must be to give a learning rate > 0 for epoch 1, not NaN/);
+    optimizer.dispose();
     tf.dispose([data.x, data.y]);
     model.dispose();
   });

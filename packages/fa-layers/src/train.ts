@@ -17,6 +17,22 @@ import { evaluate, scores, withPenalties } from './scores.js';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
 
+/**
+ * The learning rate of each epoch, from the base rate (`learningRate`, or the optimizer's own):
+ * - `{ type: 'constant' }` (the default);
+ * - `{ type: 'step', milestones, factor }`: times `factor` after each milestone epoch, as
+ *   PyTorch's MultiStepLR steps per epoch (BioTorch: milestones [50, 75], factor 0.1 give epochs
+ *   1-50 the base rate, 51-75 a tenth, 76-100 a hundredth);
+ * - `{ type: 'cosine', min? }`: min + (base - min)(1 + cos(pi (epoch - 1) / epochs)) / 2, as
+ *   PyTorch's CosineAnnealingLR with T_max = epochs stepped per epoch (min default 0);
+ * - a function of the 1-based epoch, the epoch count and the base rate.
+ */
+export type LearningRateSchedule =
+  | { type: 'constant' }
+  | { type: 'step'; milestones: readonly number[]; factor: number }
+  | { type: 'cosine'; min?: number }
+  | ((epoch: number, epochs: number, base: number) => number);
+
 export interface TrainOptions {
   /** Passes over the data. Default 1. */
   epochs?: number;
@@ -27,8 +43,13 @@ export interface TrainOptions {
    * 'adam' (made with `learningRate` and disposed at the end). Default 'adam'.
    */
   optimizer?: tf.Optimizer | OptimizerName;
-  /** For a named optimizer. Default 1e-3 for adam, 0.01 for sgd and momentum. */
+  /**
+   * The base learning rate. Default 1e-3 for adam, 0.01 for sgd and momentum; for a
+   * tf.Optimizer, its own (given, it is set on your optimizer, as a schedule sets each epoch's).
+   */
   learningRate?: number;
+  /** How the learning rate changes from epoch to epoch. Default constant. */
+  schedule?: LearningRateSchedule;
   /** Seeds the shuffling of tensor data. Default 0. */
   seed?: number;
   /** Shuffle tensor data every epoch. Default true. */
@@ -81,6 +102,8 @@ export interface EpochLog {
   accuracy: number;
   images: number;
   seconds: number;
+  /** The learning rate this epoch trained with. */
+  learningRate: number;
   valLoss?: number;
   valAccuracy?: number;
 }
@@ -103,9 +126,75 @@ function positiveInt(field: string, v: unknown, dflt: number): number {
   return value;
 }
 
+/** The learning rate of the 1-based `epoch` of `epochs` (see LearningRateSchedule). */
+export function scheduledRate(
+  schedule: LearningRateSchedule | undefined,
+  base: number,
+  epoch: number,
+  epochs: number,
+): number {
+  if (schedule == null || (typeof schedule === 'object' && schedule.type === 'constant'))
+    return base;
+  if (typeof schedule === 'function') return schedule(epoch, epochs, base);
+  if (schedule.type === 'step')
+    return base * schedule.factor ** schedule.milestones.filter((m) => epoch > m).length;
+  const min = schedule.min ?? 0;
+  return min + ((base - min) * (1 + Math.cos((Math.PI * (epoch - 1)) / epochs))) / 2;
+}
+
+function checkSchedule(schedule: unknown): void {
+  if (schedule == null || typeof schedule === 'function') return;
+  const s = schedule as Record<string, unknown>;
+  const ok =
+    typeof s === 'object' &&
+    (s.type === 'constant' ||
+      (s.type === 'step' &&
+        Array.isArray(s.milestones) &&
+        s.milestones.every((m) => Number.isInteger(m) && (m as number) >= 1) &&
+        typeof s.factor === 'number' &&
+        s.factor > 0) ||
+      (s.type === 'cosine' && (s.min == null || (typeof s.min === 'number' && s.min >= 0))));
+  if (!ok)
+    throw new FeedbackOptionError(
+      WHERE,
+      'schedule',
+      "{ type: 'constant' }, { type: 'step', milestones: [epochs >= 1], factor > 0 }, { type: 'cosine', min? >= 0 } or a function",
+      schedule,
+    );
+}
+
+/** Sets a tfjs optimizer's learning rate (SGD and momentum keep it in a scalar, Adam & co. in a field). */
+function setRate(optimizer: tf.Optimizer, lr: number): void {
+  const o = optimizer as unknown as {
+    setLearningRate?: (lr: number) => void;
+    learningRate?: number;
+  };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else if (typeof o.learningRate === 'number') o.learningRate = lr;
+  else
+    throw new FeedbackOptionError(
+      WHERE,
+      'schedule',
+      'an optimizer with a learning rate (this one has no learningRate field)',
+      optimizer.getClassName(),
+    );
+}
+
+function rateOf(optimizer: tf.Optimizer): number | null {
+  const lr = (optimizer as unknown as { learningRate?: unknown }).learningRate;
+  return typeof lr === 'number' ? lr : null;
+}
+
 function makeOptimizer(options: TrainOptions): { optimizer: tf.Optimizer; dispose: () => void } {
   const o = options.optimizer ?? 'adam';
-  if (o instanceof tf.Optimizer) return { optimizer: o, dispose: () => {} };
+  if (o instanceof tf.Optimizer) {
+    if (options.learningRate != null) {
+      const lr = options.learningRate;
+      if (typeof lr !== 'number' || !(lr > 0))
+        throw new FeedbackOptionError(WHERE, 'learningRate', 'a number > 0', lr);
+    }
+    return { optimizer: o, dispose: () => {} };
+  }
   const lr = options.learningRate ?? (o === 'adam' ? 1e-3 : 0.01);
   if (typeof lr !== 'number' || !(lr > 0))
     throw new FeedbackOptionError(WHERE, 'learningRate', 'a number > 0', lr);
@@ -167,7 +256,25 @@ export async function train(
       replicas,
     );
   }
+  checkSchedule(options.schedule);
   const { optimizer, dispose: disposeOptimizer } = makeOptimizer(options);
+  const baseRate = options.learningRate ?? rateOf(optimizer);
+  // a schedule sets the rate every epoch; a learningRate given with your optimizer, once
+  const scheduled =
+    (options.schedule != null &&
+      !(typeof options.schedule === 'object' && options.schedule.type === 'constant')) ||
+    (typeof options.optimizer === 'object' &&
+      options.optimizer instanceof tf.Optimizer &&
+      options.learningRate != null);
+  if (scheduled && baseRate == null) {
+    disposeOptimizer();
+    throw new FeedbackOptionError(
+      WHERE,
+      'learningRate',
+      'a base rate for the schedule (this optimizer has no learningRate field)',
+      undefined,
+    );
+  }
   const vars = trainableVariables(model);
   const synced = new Set<GradientReplica>();
   const started = performance.now();
@@ -177,6 +284,19 @@ export async function train(
   try {
     for (let epoch = 0; epoch < epochs && !aborted; epoch++) {
       const t0 = performance.now();
+      const rate = scheduled
+        ? scheduledRate(options.schedule, baseRate!, epoch + 1, epochs)
+        : baseRate;
+      if (scheduled) {
+        if (!(typeof rate === 'number' && rate > 0 && Number.isFinite(rate)))
+          throw new FeedbackOptionError(
+            WHERE,
+            'schedule',
+            `to give a learning rate > 0 for epoch ${epoch + 1}, not ${String(rate)}`,
+            rate,
+          );
+        setRate(optimizer, rate);
+      }
       const batches = tensorData
         ? tensorBatches(
             data,
@@ -260,6 +380,7 @@ export async function train(
             accuracy: totals[1] / images,
             images,
             seconds: (performance.now() - t0) / 1000,
+            learningRate: rate ?? Number.NaN,
           };
           history.push(log);
         }

@@ -24,6 +24,7 @@ Options (each overrides the preset, then the --config file):
   --no-download                  never download; fail with the list of missing files instead
   --out <dir>                    output folder (default: out/<preset>)
   --datasets <list>              mnist,fashion-mnist,cifar10 (default: mnist,cifar10)
+  --rules <list>                 learning rules, bp and any of fa,usf,frsf,brsf,kp,wm,dfa (default: bp,fa)
   --seed <n>                     seed for data order, initialisation and attacks
   --backend <auto|wasm|cpu|tensorflow>
   --workers <n|auto>             worker threads for training and attacks (default: auto, one per core)
@@ -80,6 +81,7 @@ export async function resolveConfig(
         'no-download': { type: 'boolean' },
         out: { type: 'string' },
         datasets: { type: 'string' },
+        rules: { type: 'string' },
         seed: { type: 'string' },
         backend: { type: 'string' },
         workers: { type: 'string' },
@@ -154,6 +156,7 @@ export async function resolveConfig(
   if (v['no-download']) flags.download = false;
   if (typeof v.out === 'string') flags.outDir = userPath('--out', v.out);
   if (typeof v.datasets === 'string') flags.datasets = csv(v.datasets);
+  if (typeof v.rules === 'string') flags.rules = csv(v.rules);
   if (typeof v.seed === 'string') flags.seed = int('--seed', v.seed);
   if (typeof v.backend === 'string') flags.backend = v.backend;
   if (typeof v.workers === 'string')

@@ -57,7 +57,10 @@ async function main(argv: string[]): Promise<number> {
       );
       return out.failed.length ? 1 : 0;
     }
-    for (const v of out.verdicts) console.log(`  ${v.dataset}: ${v.verdict} — ${v.summary}`);
+    for (const v of out.verdicts) {
+      const several = out.verdicts.filter((w) => w.dataset === v.dataset).length > 1;
+      console.log(`  ${v.dataset}${several ? ` ${v.model}` : ''}: ${v.verdict} — ${v.summary}`);
+    }
     console.log(`  wrote ${rel}/REPORT.md, results.json, results.csv and figures/`);
     if (out.failed.length) {
       console.error(

@@ -8,13 +8,24 @@ export type DatasetName = 'mnist' | 'fashion-mnist' | 'cifar10';
 
 /** Every dataset the app studies; the per-dataset settings are maps keyed by these. */
 export const DATASETS: readonly DatasetName[] = ['mnist', 'fashion-mnist', 'cifar10'];
-export type Method = 'bp' | 'fa';
+
+import { FEEDBACK_MODES, type FeedbackMode } from '@fa-robust/fa-layers';
+
+/** A learning rule: one of @fa-robust/fa-layers' feedback modes. */
+export type Method = FeedbackMode;
+/** The learning rules a study can train; 'bp' is the reference every other one is compared to. */
+export const RULES: readonly Method[] = FEEDBACK_MODES;
 export type PaperAttack = 'fgsm' | 'bim' | 'mifgsm';
 export type PresetName = 'smoke' | 'quick' | 'paper';
 
 export interface ReproConfig {
   preset: PresetName;
   datasets: DatasetName[];
+  /**
+   * The learning rules trained and attacked, each a model of its own: 'bp' (the reference, whose
+   * own gradient is the true one) and at least one other (the paper's: 'fa').
+   */
+  rules: Method[];
   /** Where MNIST / Fashion-MNIST / CIFAR-10 files are looked for first (else FA_ROBUST_DATA_DIR, cache, download). */
   dataDir: string | null;
   /** May the loaders download missing files. */
@@ -117,6 +128,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
   smoke: {
     preset: 'smoke',
     datasets: ['mnist', 'cifar10'],
+    rules: ['bp', 'fa'],
     dataDir: null,
     download: true,
     outDir: 'out/smoke',
@@ -157,6 +169,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
   quick: {
     preset: 'quick',
     datasets: ['mnist', 'cifar10'],
+    rules: ['bp', 'fa'],
     dataDir: null,
     download: true,
     outDir: 'out/quick',
@@ -207,6 +220,7 @@ export const PRESETS: Record<PresetName, ReproConfig> = {
   paper: {
     preset: 'paper',
     datasets: ['mnist', 'cifar10'],
+    rules: ['bp', 'fa'],
     dataDir: null,
     download: true,
     outDir: 'out/paper',
@@ -361,6 +375,19 @@ export function validateConfig(c: ReproConfig, source = 'config'): ReproConfig {
   };
   oneOf('preset', c.preset, ['smoke', 'quick', 'paper'] as const);
   list('datasets', c.datasets, DATASETS);
+  list('rules', c.rules, RULES);
+  if (!c.rules.includes('bp'))
+    throw err(
+      'rules',
+      "a list with 'bp' (the reference: every other rule is compared to it)",
+      c.rules,
+    );
+  if (c.rules.length < 2)
+    throw err(
+      'rules',
+      `'bp' and at least one other of ${RULES.filter((r) => r !== 'bp').join(', ')}`,
+      c.rules,
+    );
   if (c.dataDir !== null && (typeof c.dataDir !== 'string' || c.dataDir === ''))
     throw err('dataDir', 'a folder path or null', c.dataDir);
   if (typeof c.download !== 'boolean') throw err('download', 'true or false', c.download);

@@ -179,6 +179,38 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(edited.results.alignment).toEqual(again.results.alignment);
   });
 
+  it('studies any set of rules against BP (here uSF and DFA, no FA): cells, alignment and a verdict each', async () => {
+    const config = { ...(await smoke()), rules: ['bp', 'usf', 'dfa'] } as ReproConfig;
+    const out = await runRepro(config, { command: 'test', log: () => {} });
+    const results = await readResults(join(config.outDir, 'results.json'));
+    expect(results.models.map((m) => `${m.id}:${m.method}`)).toEqual([
+      'bp:bp',
+      'usf:usf',
+      'dfa:dfa',
+      'bp-surrogate:bp',
+    ]);
+    const audit = results.cells.filter(
+      (c) => c.attack === 'bim' && c.epsilon === 0.1 && c.variant === 'standard',
+    );
+    for (const rule of ['usf', 'dfa'])
+      expect(audit.map((c) => `${c.model}/${c.source}`)).toEqual(
+        expect.arrayContaining([
+          `${rule}/own`,
+          `${rule}/true`,
+          `${rule}/transfer:bp`,
+          `bp/transfer:${rule}`,
+          `${rule}/transfer:bp-surrogate`,
+        ]),
+      );
+    expect(results.alignment!.map((a) => a.model)).toEqual(['usf', 'dfa']);
+    expect(out.verdicts.map((v) => `${v.dataset}/${v.model}`)).toEqual(['mnist/usf', 'mnist/dfa']);
+    const report = await readFile(join(config.outDir, 'REPORT.md'), 'utf8');
+    expect(report).toMatch(/### MNIST, USF: \*\*/);
+    expect(report).toMatch(/### MNIST, DFA: \*\*/);
+    expect(report).toMatch(/USF \(own backward path\)/);
+    await rm(config.outDir, { recursive: true, force: true });
+  });
+
   it('plots accuracy against PGD steps and restarts, from one shared point', async () => {
     const config = await smoke();
     config.attacks = { ...config.attacks, names: ['fgsm'], epsilons: [0] };

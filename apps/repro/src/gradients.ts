@@ -29,7 +29,7 @@ export async function gradientAlignmentOf(
 ): Promise<AlignmentRecord> {
   const net = ctx.models[model];
   if (!net) throw new Error(`${ctx.dataset}: no model '${model}' to measure its gradients`);
-  const twin = await ctx.twin();
+  const twin = await ctx.twin(model);
   const own: Float32Array[] = [];
   const truth: Float32Array[] = [];
   await forTestBatches(

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { PRESETS, type ReproConfig } from './config.js';
+import { ConfigError, PRESETS, type ReproConfig, validateConfig } from './config.js';
 import { attackVariant, planDataset, planModels, stepCost } from './plan.js';
 
 const quick = (): ReproConfig => structuredClone(PRESETS.quick);
@@ -68,7 +68,7 @@ describe('planDataset (pure: config and test-set size in, typed steps out)', () 
     // PGD-10 x1 is a point of both curves: planned twice, one key
     const keys = plan.steps.map((s) => s.key);
     expect(new Set(keys).size).toBe(keys.length - 3);
-    expect(plan.alignment?.n).toBe(200);
+    expect(plan.alignments.map((a) => [a.model, a.n])).toEqual([['fa', 200]]);
     expect(plan.auditSize).toBe(200);
     expect(plan.robustEpsilons).toEqual([0.1, 0.2, 0.3, 0.5, 1]);
     expect(plan.models.map((m) => `${m.id}:${m.method}:${m.seed}`)).toEqual([
@@ -91,7 +91,7 @@ describe('planDataset (pure: config and test-set size in, typed steps out)', () 
     expect(keys).toContain('mnist/bim/paper/eps=0.1/own-gradient-of=bp/19a1e5ef0fa6');
     expect(keys).toContain('mnist/bim/paper/eps=0.2/own-gradient-of=bp/6d03cd56e018');
     const q = planDataset(quick(), 'mnist', 1000);
-    expect(q.alignment?.key).toBe('mnist/alignment/fa/1203841a58ab');
+    expect(q.alignments[0]?.key).toBe('mnist/alignment/fa/1203841a58ab');
   });
 
   it('gives each attack only the options it takes, as @fa-robust/attacks describes them', () => {
@@ -152,7 +152,7 @@ describe('planDataset (pure: config and test-set size in, typed steps out)', () 
     expect(plan.steps.every((s) => s.spec.gradientTag === 'own')).toBe(true);
     // the audit's eps are not added to the paper grid
     expect(new Set(plan.steps.map((s) => s.spec.eps))).toEqual(new Set(c.attacks.epsilons));
-    expect(plan.alignment).toBeNull();
+    expect(plan.alignments).toEqual([]);
     expect(plan.robustEpsilons).toEqual([]);
     expect(planModels(c).map((m) => m.id)).toEqual(['bp', 'fa']);
   });
@@ -160,7 +160,7 @@ describe('planDataset (pure: config and test-set size in, typed steps out)', () 
   it('caps the audit budgets at the test images there are', () => {
     const plan = planDataset(quick(), 'mnist', 40);
     expect(plan.steps.find((s) => s.spec.gradientTag === 'none')!.spec.n).toBe(40);
-    expect(plan.alignment!.n).toBe(40);
+    expect(plan.alignments[0]!.n).toBe(40);
     expect(plan.steps.every((s) => s.spec.n === 40)).toBe(true);
   });
 });
@@ -188,4 +188,54 @@ it('plan.ts imports nothing of workers, files or tensors', () => {
   expect(imports.sort()).toEqual(
     ['./config.js', './steps.js', './hash.js', '@fa-robust/attacks'].sort(),
   );
+});
+
+describe('the rules a study trains', () => {
+  it('plans every rule like FA: own path, true gradient, AutoAttack, transfer from BP and the surrogate, alignment', () => {
+    const config = { ...quick(), rules: ['bp', 'fa', 'kp'] } as ReproConfig;
+    validateConfig(config);
+    const plan = planDataset(config, 'mnist', 1000);
+    expect(planModels(config).map((m) => `${m.id}:${m.method}`)).toEqual([
+      'bp:bp',
+      'fa:fa',
+      'kp:kp',
+      'bp-surrogate:bp',
+    ]);
+    const at = (role: string, attack: string, eps: number) =>
+      plan.steps
+        .filter((s) => s.role === role && s.spec.attack === attack && s.spec.eps === eps)
+        .map((s) => `${s.spec.source}/${s.spec.gradientTag}->${s.spec.targets.join('+')}`)
+        .sort();
+    expect(at('paper', 'bim', 0.2)).toEqual(['bp/own->fa+kp', 'fa/own->bp', 'kp/own->bp']);
+    expect(at('audit', 'bim', 0.1)).toEqual([
+      'bp-surrogate/own->fa+kp+bp',
+      'bp/own->fa+kp',
+      'fa/own->bp',
+      'fa/true->bp',
+      'kp/own->bp',
+      'kp/true->bp',
+    ]);
+    expect(at('audit', 'autoattack', 0.1)).toEqual(['bp/own->fa+kp', 'fa/true->bp', 'kp/true->bp']);
+    expect(at('audit', 'square', 0.1)).toEqual(['bp/none->', 'fa/none->', 'kp/none->']);
+    expect(at('curve', 'pgd', 0.1)).toHaveLength(5 * (3 + 3));
+    expect(plan.alignments.map((a) => a.model)).toEqual(['fa', 'kp']);
+    // every key is distinct (but the point the steps and restarts curves share, once per curve
+    // pair), and a step with other targets than the paper pair's has another key
+    const curves = plan.steps.filter((s) => s.role === 'curve');
+    expect(new Set(plan.steps.map((s) => s.key)).size).toBe(plan.steps.length - curves.length / 6);
+    const pairKeys = new Set(planDataset(quick(), 'mnist', 1000).steps.map((s) => s.key));
+    const bpOwn = plan.steps.find((s) => s.key.includes('/bim/paper/eps=0.2/own-gradient-of=bp/'))!;
+    expect(pairKeys.has(bpOwn.key)).toBe(false);
+  });
+
+  it('refuses rules without bp, unknown rules and bp alone, naming the known ones', () => {
+    const bad = (rules: unknown) => () => validateConfig({ ...quick(), rules } as ReproConfig);
+    expect(bad(['fa', 'kp'])).toThrow(/rules: expected a list with 'bp' \(the reference/);
+    expect(bad(['bp', 'feedback'])).toThrow(ConfigError);
+    expect(bad(['bp', 'feedback'])).toThrow(
+      /rules\[1\]: expected one of 'bp', 'fa', 'usf', 'frsf', 'brsf', 'kp', 'wm', 'dfa', found "feedback"/,
+    );
+    expect(bad(['bp'])).toThrow(/rules: expected 'bp' and at least one other of fa, usf/);
+    expect(bad(['bp', 'fa', 'fa'])).toThrow(/no repeated entries/);
+  });
 });

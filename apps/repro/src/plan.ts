@@ -49,8 +49,8 @@ export interface DatasetPlan {
   train: TrainConfig;
   models: ModelSpec[];
   steps: PlannedStep[];
-  /** The FA network's feedback-path vs true input-gradient angles; null without the audit. */
-  alignment: { key: string; n: number } | null;
+  /** Each studied rule's own-path vs true input-gradient angles; empty without the audit. */
+  alignments: { model: string; key: string; n: number }[];
   /** The eps values at which robust accuracy is assembled (the audit's). */
   robustEpsilons: number[];
   /** Images every audit step runs on (the first N of the test set); 0 without the audit. */
@@ -76,15 +76,30 @@ export const REFERENCE_ID = 'bp';
 /** AutoAttack is run by the app as a cascade (not a runAttack name): its description. */
 export const AUTOATTACK = 'autoattack' as const;
 
-/** The models of a study: BP and FA, and the BP surrogate when the audit transfers from one. */
+/** The models of a study: one per rule (BP first), and the BP surrogate when the audit transfers from one. */
 export function planModels(config: ReproConfig): ModelSpec[] {
   const specs: ModelSpec[] = [
     { id: 'bp', method: 'bp', seed: config.seed },
-    { id: 'fa', method: 'fa', seed: config.seed },
+    ...subjects(config).map((r): ModelSpec => ({ id: r, method: r, seed: config.seed })),
   ];
   if (config.audit.enabled && config.audit.surrogate)
     specs.push({ id: SURROGATE_ID, method: 'bp', seed: config.seed + 1000 });
   return specs;
+}
+
+/** The rules studied against BP (the paper's: 'fa'), in the configuration's order. */
+export function subjects(config: Pick<ReproConfig, 'rules'>): Method[] {
+  return config.rules.filter((r) => r !== REFERENCE_ID);
+}
+
+/**
+ * Whether a study is the paper's pair (BP and FA only): its steps keep the keys they had before
+ * studies could hold other rules (the targets of a step were not hashed then), so that stored
+ * results are read back; any other set of rules hashes each step's targets too.
+ */
+function paperPair(config: Pick<ReproConfig, 'rules'>): boolean {
+  const s = subjects(config);
+  return s.length === 1 && s[0] === 'fa';
 }
 
 export function trainConfig(config: ReproConfig, dataset: DatasetName): TrainConfig {
@@ -127,6 +142,7 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
   const dataKey = { dataset, train, testSize: config.testSize, seed: config.seed };
   // an attack's revision (when it has one) is hashed too: a fixed attack is not read back from
   // the store of its earlier version
+  const pair = paperPair(config);
   const stepHash = (
     attack: AttackStepSpec['attack'],
     params: unknown,
@@ -160,38 +176,41 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
     spec: Pick<AttackStepSpec, 'source' | 'gradientTag' | 'targets' | 'trueGradient'>,
   ): PlannedStep => {
     const params = paramsOf(name, eps);
+    const h = stepHash(name, params, pair ? {} : { targets: spec.targets });
     return {
-      key: `${dataset}/${name}/${variant}/eps=${eps}/${what}/${stepHash(name, params)}`,
+      key: `${dataset}/${name}/${variant}/eps=${eps}/${what}/${h}`,
       label,
       role: 'paper',
       spec: { attack: name, eps, n: nTest, params, options: optionsOf(name, eps), ...spec },
     };
   };
 
+  const studied = subjects(config);
   const steps: PlannedStep[] = [];
   // 1. the paper: white-box through each network's own backward path, and transferred, with
   // its update rules, on its grid. These cells are drawn as the paper's figures; they feed no
   // verdict (the paper's MI-FGSM leaves its ball, its FGSM and BIM the pixel range).
   for (const name of config.attacks.names) {
     for (const eps of config.attacks.epsilons) {
-      for (const [source, other] of [
-        ['bp', 'fa'],
-        ['fa', 'bp'],
-      ] as const) {
+      const pairs: [string, string[]][] = [
+        [REFERENCE_ID, studied],
+        ...studied.map((r): [string, string[]] => [r, [REFERENCE_ID]]),
+      ];
+      for (const [source, targets] of pairs) {
         steps.push(
           gradientStep(
             name,
             eps,
             `own-gradient-of=${source}`,
-            `${dataset} ${name} eps=${eps} on ${source} (and transferred to ${other})`,
-            { source, gradientTag: 'own', targets: [other] },
+            `${dataset} ${name} eps=${eps} on ${source} (and transferred to ${targets.join(', ')})`,
+            { source, gradientTag: 'own', targets },
           ),
         );
       }
     }
   }
   if (!config.audit.enabled) {
-    return { dataset, train, models, steps, alignment: null, robustEpsilons: [], auditSize: 0 };
+    return { dataset, train, models, steps, alignments: [], robustEpsilons: [], auditSize: 0 };
   }
   steps.push(...planAudit(config, dataset, nTest, models, dataKey));
   const nAlign = Math.min(config.audit.alignmentSize, nTest);
@@ -200,10 +219,11 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
     train,
     models,
     steps,
-    alignment: {
-      key: `${dataset}/alignment/fa/${hash({ dataKey, n: nAlign }).slice(0, 12)}`,
+    alignments: subjects(config).map((model) => ({
+      model,
+      key: `${dataset}/alignment/${model}/${hash({ dataKey, n: nAlign }).slice(0, 12)}`,
       n: nAlign,
-    },
+    })),
     robustEpsilons: [...config.audit.epsilons[dataset]].sort((a, b) => a - b),
     auditSize: auditSize(config, nTest),
   };
@@ -238,6 +258,8 @@ function planAudit(
   const bs = config.attacks.batchSize;
   const seed = config.seed;
   const steps: PlannedStep[] = [];
+  const studied = subjects(config);
+  const pair = paperPair(config);
   const step = (
     role: StepRole,
     attack: AttackStepSpec['attack'],
@@ -259,7 +281,14 @@ function planAudit(
     };
     const what = `${spec.trueGradient ? 'true' : spec.gradientTag === 'none' ? 'model' : 'own'}-of=${spec.source}`;
     const revision = attack === AUTOATTACK ? undefined : attackInfo(attack).revision;
-    const h = hash({ dataKey, params, n: count, ...(revision ? { revision } : {}), bs });
+    const h = hash({
+      dataKey,
+      params,
+      n: count,
+      ...(revision ? { revision } : {}),
+      bs,
+      ...(pair ? {} : { targets: spec.targets }),
+    });
     return {
       key: `${dataset}/${role}/${attack}/eps=${eps}/${what}/${h.slice(0, 12)}`,
       label: `${dataset} ${label}`,
@@ -288,10 +317,11 @@ function planAudit(
   const gf = a.gradientFree;
   for (const eps of [...a.epsilons[dataset]].sort((x, y) => x - y)) {
     for (const name of a.attacks) {
-      for (const [source, other] of [
-        ['bp', 'fa'],
-        ['fa', 'bp'],
-      ] as const) {
+      const pairs: [string, string[]][] = [
+        [REFERENCE_ID, studied],
+        ...studied.map((r): [string, string[]] => [r, [REFERENCE_ID]]),
+      ];
+      for (const [source, targets] of pairs) {
         // BP's APGD-CE is AutoAttack's first stage, through the same (own = true) gradient
         if (name === 'apgd' && source === REFERENCE_ID && a.autoattack !== 'none') continue;
         steps.push(
@@ -299,73 +329,73 @@ function planAudit(
             'audit',
             name,
             eps,
-            { source, gradientTag: 'own', targets: [other], options: optionsOf(name) },
-            `${name} eps=${eps} on ${source}, own path, in-ball (and transferred to ${other})`,
+            { source, gradientTag: 'own', targets, options: optionsOf(name) },
+            `${name} eps=${eps} on ${source}, own path, in-ball (and transferred to ${targets.join(', ')})`,
           ),
         );
       }
-      // FA's true gradient: the single-step and iterative attacks (AutoAttack below is the
-      // strongest); their examples also go to BP
+      // each rule's true gradient: the single-step and iterative attacks (AutoAttack below is
+      // the strongest); their examples also go to BP
       if (name === 'fgsm' || name === 'bim') {
-        steps.push(
-          step(
-            'audit',
-            name,
-            eps,
-            {
-              source: 'fa',
-              gradientTag: 'true',
-              trueGradient: true,
-              targets: [REFERENCE_ID],
-              options: optionsOf(name),
-            },
-            `${name} eps=${eps} on fa, true gradient, in-ball (and transferred to bp)`,
-          ),
-        );
+        for (const r of studied)
+          steps.push(
+            step(
+              'audit',
+              name,
+              eps,
+              {
+                source: r,
+                gradientTag: 'true',
+                trueGradient: true,
+                targets: [REFERENCE_ID],
+                options: optionsOf(name),
+              },
+              `${name} eps=${eps} on ${r}, true gradient, in-ball (and transferred to bp)`,
+            ),
+          );
       }
       if (surrogate && name !== 'apgd') {
+        const targets = [...studied, REFERENCE_ID];
         steps.push(
           step(
             'audit',
             name,
             eps,
-            {
-              source: SURROGATE_ID,
-              gradientTag: 'own',
-              targets: ['fa', REFERENCE_ID],
-              options: optionsOf(name),
-            },
-            `${name} eps=${eps} on the BP surrogate, transferred to fa and bp`,
+            { source: SURROGATE_ID, gradientTag: 'own', targets, options: optionsOf(name) },
+            `${name} eps=${eps} on the BP surrogate, transferred to ${targets.join(' and ')}`,
           ),
         );
       }
     }
     if (a.autoattack !== 'none') {
       const options = { version: a.autoattack };
+      for (const r of studied)
+        steps.push(
+          step(
+            'audit',
+            AUTOATTACK,
+            eps,
+            {
+              source: r,
+              gradientTag: 'true',
+              trueGradient: true,
+              targets: [REFERENCE_ID],
+              options,
+            },
+            `AutoAttack (${a.autoattack}) eps=${eps} on ${r}, true gradient (and transferred to bp)`,
+          ),
+        );
       steps.push(
         step(
           'audit',
           AUTOATTACK,
           eps,
-          {
-            source: 'fa',
-            gradientTag: 'true',
-            trueGradient: true,
-            targets: [REFERENCE_ID],
-            options,
-          },
-          `AutoAttack (${a.autoattack}) eps=${eps} on fa, true gradient (and transferred to bp)`,
-        ),
-        step(
-          'audit',
-          AUTOATTACK,
-          eps,
-          { source: REFERENCE_ID, gradientTag: 'own', targets: ['fa'], options },
-          `AutoAttack (${a.autoattack}) eps=${eps} on bp (and transferred to fa)`,
+          { source: REFERENCE_ID, gradientTag: 'own', targets: studied, options },
+          `AutoAttack (${a.autoattack}) eps=${eps} on bp (and transferred to ${studied.join(', ')})`,
         ),
       );
     }
-    for (const id of ['fa', REFERENCE_ID]) {
+    for (const id of [...studied, REFERENCE_ID]) {
       // (not at the sanity points, eps >= 0.5, where a grey image is in every ball: the
       // white-box attacks there say what they must; the costly queries buy nothing)
       if (gf !== 'none' && eps < 0.5) {
@@ -404,8 +434,10 @@ function planAudit(
     const nc = Math.min(c.size, n);
     const who = [
       { source: REFERENCE_ID, gradientTag: 'own' as const, trueGradient: false },
-      { source: 'fa', gradientTag: 'own' as const, trueGradient: false },
-      { source: 'fa', gradientTag: 'true' as const, trueGradient: true },
+      ...studied.flatMap((r) => [
+        { source: r, gradientTag: 'own' as const, trueGradient: false },
+        { source: r, gradientTag: 'true' as const, trueGradient: true },
+      ]),
     ];
     for (const w of who) {
       const base = {

@@ -25,7 +25,7 @@ import { loadData } from './data.js';
 import { executeSteps } from './execute.js';
 import { gradientAlignmentOf } from './gradients.js';
 import { cleanAccuracy, modelsSaved, prepareModels } from './models.js';
-import { planDataset, REFERENCE_ID } from './plan.js';
+import { planDataset, REFERENCE_ID, subjects } from './plan.js';
 import { WorkerPool } from './pool.js';
 import { progressBoard } from './progress.js';
 import { renderReport } from './report.js';
@@ -308,13 +308,12 @@ async function runDataset(
     // 4. the audit's gradient alignment: input gradients, and W against B per layer
     const alignment: AlignmentRecord[] = [];
     const dimension = test.shape.slice(1).reduce((a, b) => a * b, 1);
-    // (a shard: the first shard computes it)
-    const alignmentHere =
-      plan.alignment &&
-      !(options.reportOnly && !env.store.has(plan.alignment.key)) &&
-      !(options.shard && options.shard.index !== 1 && !env.store.has(plan.alignment.key));
-    if (plan.alignment && alignmentHere) {
-      const { key, n } = plan.alignment;
+    // (a shard: the first shard computes them)
+    for (const { model, key, n } of plan.alignments) {
+      const here =
+        !(options.reportOnly && !env.store.has(key)) &&
+        !(options.shard && options.shard.index !== 1 && !env.store.has(key));
+      if (!here) continue;
       const had = env.store.get<AlignmentRecord>(key);
       if (had !== undefined) {
         try {
@@ -323,24 +322,21 @@ async function runDataset(
           if (!(e instanceof StoredStepError)) throw e;
           const file = await env.store.setAsideKey(key);
           log(
-            `${dataset}/fa gradient alignment: its stored result ${file} is not valid (${e.message}); set aside as ${file}.unreadable, computing it again`,
+            `${dataset}/${model} gradient alignment: its stored result ${file} is not valid (${e.message}); set aside as ${file}.unreadable, computing it again`,
           );
         }
       }
       const { value } = await env.store.getOrCompute(key, () =>
-        gradientAlignmentOf(ctx, 'fa', n, signal),
+        gradientAlignmentOf(ctx, model, n, signal),
       );
       alignment.push({ ...value, dimension });
       log(
-        `${dataset}/fa: feedback-path vs true input gradient, median angle ${value.angle.median?.toFixed(1)} degrees over ${value.n} images (two random directions: 90 +- ${(57.3 / Math.sqrt(dimension)).toFixed(1)})`,
+        `${dataset}/${model}: own-path vs true input gradient, median angle ${value.angle.median?.toFixed(1)} degrees over ${value.n} images (two random directions: 90 +- ${(57.3 / Math.sqrt(dimension)).toFixed(1)})`,
       );
     }
     if (options.shard) {
       // a shard's part ends here: the results are assembled once every shard's steps are in
-      const keys = [
-        ...plan.steps.map((s) => s.key),
-        ...(plan.alignment ? [plan.alignment.key] : []),
-      ];
+      const keys = [...plan.steps.map((s) => s.key), ...plan.alignments.map((a) => a.key)];
       return {
         note: data.note,
         parts: null,
@@ -348,19 +344,19 @@ async function runDataset(
         shard: { keys, computed: executed.computed, reused: executed.reused },
       };
     }
-    const layerAlignment = plan.alignment
-      ? layerAngles(models.trained.fa!).map((l) => ({
-          dataset,
-          model: 'fa',
-          layer: l.layer,
-          angle: l.angle == null || Number.isNaN(l.angle) ? null : l.angle,
-        }))
-      : [];
+    const layerAlignment = plan.alignments.flatMap(({ model }) =>
+      layerAngles(models.trained[model]!).map((l) => ({
+        dataset,
+        model,
+        layer: l.layer,
+        angle: l.angle == null || Number.isNaN(l.angle) ? null : l.angle,
+      })),
+    );
     // 5. the audit, assembled: robust accuracy per group of in-ball attacks, paired
     // comparisons, the steps and restarts curves, and the sanity checks
     const outputs = executed.outputs;
     const cells = datasetCells(clean.cells, outputs, plan.steps);
-    const audited = plan.auditSize > 0 ? ['fa', REFERENCE_ID] : [];
+    const audited = plan.auditSize > 0 ? [...subjects(config), REFERENCE_ID] : [];
     const args = [outputs, plan.steps, plan.robustEpsilons, plan.auditSize] as const;
     const robust = audited.flatMap((id) => auditRobustRecords(dataset, id, ...args));
     const comparisons = audited.flatMap((id) => auditComparisons(dataset, id, ...args));
@@ -559,8 +555,8 @@ async function fullStudy(
   if (existsSync(figuresDir)) await rename(figuresDir, old);
   await rename(staging, figuresDir);
   await rm(old, { recursive: true, force: true });
-  const verdicts = [...new Set(parts.models.map((m) => m.dataset))].map((d) =>
-    auditVerdict(results, d, 'fa'),
+  const verdicts = [...new Set(parts.models.map((m) => m.dataset))].flatMap((d) =>
+    subjects(config).map((rule) => auditVerdict(results, d, rule)),
   );
   const seconds = (performance.now() - started) / 1000;
   await writeFileAtomic(

@@ -58,8 +58,8 @@ export interface StepContext {
   clean: Record<string, Uint8Array>;
   batchSize: number;
   seed: number;
-  /** The FA model's backprop twin, built on first use. */
-  twin: () => Promise<tfl.LayersModel>;
+  /** A model's backprop twin (its true gradient), built on first use. */
+  twin: (model: string) => Promise<tfl.LayersModel>;
 }
 
 export interface StepHooks {
@@ -195,7 +195,7 @@ export async function attackStep(
     for (const id of [p.source, ...p.targets]) correctAfter[id] = clean[id]!.slice(0, p.n);
   } else {
     for (const t of p.targets) correctAfter[t] = new Uint8Array(p.n);
-    const gradient = p.trueGradient ? modelGradient(await ctx.twin(), 'true') : undefined;
+    const gradient = p.trueGradient ? modelGradient(await ctx.twin(p.source), 'true') : undefined;
     const run = await runAttack({
       model: models[p.source]!,
       attack: p.attack === 'autoattack' ? autoAttackFunction : p.attack,
@@ -329,21 +329,26 @@ export async function trainModel(
   return { model, seconds: r.seconds };
 }
 
-/** A context whose twin is built once, on first use. */
+/** A context whose twins are built once each, on first use. */
 export function stepContext(c: Omit<StepContext, 'twin'>): StepContext & { dispose(): void } {
-  let twin: Promise<tfl.LayersModel> | null = null;
+  const twins = new Map<string, Promise<tfl.LayersModel>>();
   return {
     ...c,
-    twin: () => {
-      if (!c.models.fa)
+    twin: (id: string) => {
+      const model = c.models[id];
+      if (!model)
         return Promise.reject(
-          new Error(`${c.dataset}: the true-gradient audit needs the 'fa' model`),
+          new Error(`${c.dataset}: the true-gradient audit needs the '${id}' model`),
         );
-      twin ??= backpropTwin(c.models.fa);
+      let twin = twins.get(id);
+      if (!twin) {
+        twin = backpropTwin(model);
+        twins.set(id, twin);
+      }
       return twin;
     },
     dispose: () => {
-      void twin?.then((t) => t.dispose());
+      for (const t of twins.values()) void t.then((m) => m.dispose());
     },
   };
 }

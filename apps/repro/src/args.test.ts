@@ -69,7 +69,7 @@ describe('configuration', () => {
 
   it('refuses what only looked valid: inherited keys, an empty number, a seed whose surrogate overflows', async () => {
     await expect(resolveConfig(['--preset', 'toString'])).rejects.toThrow(
-      /--preset: expected one of 'smoke', 'quick', 'paper', found "toString"/,
+      /--preset: expected one of 'smoke', 'quick', 'paper', 'benchmark', found "toString"/,
     );
     await expect(resolveConfig(['--seed='])).rejects.toThrow(
       /--seed: expected an integer, found ""/,
@@ -191,7 +191,10 @@ describe('configuration', () => {
   it.each([
     [['--eps', '0,1.5'], /attacks\.epsilons\[1\]: expected a number in \[0, 1\], found 1\.5/],
     [['--eps', '0,abc'], /--eps: expected comma-separated numbers/],
-    [['--preset', 'huge'], /--preset: expected one of 'smoke', 'quick', 'paper', found "huge"/],
+    [
+      ['--preset', 'huge'],
+      /--preset: expected one of 'smoke', 'quick', 'paper', 'benchmark', found "huge"/,
+    ],
     [
       ['--datasets', 'mnist,svhn'],
       /datasets\[1\]: expected one of 'mnist', 'fashion-mnist', 'cifar10', found "svhn"/,

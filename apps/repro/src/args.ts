@@ -5,6 +5,7 @@ import {
   ConfigError,
   DATASETS,
   mergeConfig,
+  PRESET_NAMES,
   PRESETS,
   type PresetName,
   type ReproConfig,
@@ -18,7 +19,8 @@ Reproduces "On the Adversarial Robustness of Neural Networks without Weight Tran
 command after an interruption and it continues where it stopped.
 
 Options (each overrides the preset, then the --config file):
-  --preset <smoke|quick|paper>   what to run (default: paper)
+  --preset <smoke|quick|paper|benchmark>
+                                 what to run (default: paper; benchmark: every rule, 3 datasets, 3 seeds)
   --config <file.json>           a JSON file with any ReproConfig fields (see README)
   --data-dir <dir>               dataset folder (default: $FA_ROBUST_DATA_DIR, then cache, then download)
   --no-download                  never download; fail with the list of missing files instead
@@ -26,6 +28,7 @@ Options (each overrides the preset, then the --config file):
   --datasets <list>              mnist,fashion-mnist,cifar10 (default: mnist,cifar10)
   --rules <list>                 learning rules, bp and any of fa,usf,frsf,brsf,kp,wm,dfa (default: bp,fa)
   --seed <n>                     seed for data order, initialisation and attacks
+  --seeds <list>                 a study per seed (e.g. 1,2,3), in <out>/seed-<s>/, then SUMMARY.md across them
   --backend <auto|wasm|cpu|tensorflow>
   --workers <n|auto>             worker threads for training and attacks (default: auto, one per core)
   --train-size <n|all>           training images per dataset
@@ -83,6 +86,7 @@ export async function resolveConfig(
         datasets: { type: 'string' },
         rules: { type: 'string' },
         seed: { type: 'string' },
+        seeds: { type: 'string' },
         backend: { type: 'string' },
         workers: { type: 'string' },
         'train-size': { type: 'string' },
@@ -133,7 +137,7 @@ export async function resolveConfig(
   if (!Object.hasOwn(PRESETS, presetName)) {
     throw new ConfigError(
       v.preset ? '--preset' : 'preset',
-      "one of 'smoke', 'quick', 'paper'",
+      `one of ${PRESET_NAMES.map((p) => `'${p}'`).join(', ')}`,
       presetName,
       v.preset ? 'flags' : String(v.config),
     );
@@ -158,6 +162,7 @@ export async function resolveConfig(
   if (typeof v.datasets === 'string') flags.datasets = csv(v.datasets);
   if (typeof v.rules === 'string') flags.rules = csv(v.rules);
   if (typeof v.seed === 'string') flags.seed = int('--seed', v.seed);
+  if (typeof v.seeds === 'string') flags.seeds = csv(v.seeds).map((x) => int('--seeds', x));
   if (typeof v.backend === 'string') flags.backend = v.backend;
   if (typeof v.workers === 'string')
     flags.workers = v.workers === 'auto' ? 'auto' : int('--workers', v.workers);

@@ -57,11 +57,21 @@ async function main(argv: string[]): Promise<number> {
       );
       return out.failed.length ? 1 : 0;
     }
-    for (const v of out.verdicts) {
-      const several = out.verdicts.filter((w) => w.dataset === v.dataset).length > 1;
-      console.log(`  ${v.dataset}${several ? ` ${v.model}` : ''}: ${v.verdict} — ${v.summary}`);
+    if (out.seeds) {
+      for (const s of out.seeds)
+        console.log(
+          `  seed ${s.seed}: ${s.verdicts.map((v) => `${v.dataset} ${v.model} ${v.verdict}`).join('; ')}`,
+        );
+      console.log(
+        `  wrote ${rel}/SUMMARY.md, summary.json and figures/ (each seed's REPORT.md is in ${rel}/seed-<s>/)`,
+      );
+    } else {
+      for (const v of out.verdicts) {
+        const several = out.verdicts.filter((w) => w.dataset === v.dataset).length > 1;
+        console.log(`  ${v.dataset}${several ? ` ${v.model}` : ''}: ${v.verdict} — ${v.summary}`);
+      }
+      console.log(`  wrote ${rel}/REPORT.md, results.json, results.csv and figures/`);
     }
-    console.log(`  wrote ${rel}/REPORT.md, results.json, results.csv and figures/`);
     if (out.failed.length) {
       console.error(
         `repro: ${out.failed.join(', ')} could not be loaded (see the notes above); the other datasets are done`,

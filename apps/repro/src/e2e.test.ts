@@ -180,7 +180,19 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
   });
 
   it('studies any set of rules against BP (here uSF and DFA, no FA): cells, alignment and a verdict each', async () => {
-    const config = { ...(await smoke()), rules: ['bp', 'usf', 'dfa'] } as ReproConfig;
+    const base = await smoke();
+    const config: ReproConfig = {
+      ...base,
+      rules: ['bp', 'usf', 'dfa'],
+      audit: {
+        ...base.audit,
+        epsilons: { ...base.audit.epsilons, mnist: [0.3] },
+        attacks: ['bim'],
+        size: 32,
+        noise: 0,
+        alignmentSize: 16,
+      },
+    };
     const out = await runRepro(config, { command: 'test', log: () => {} });
     const results = await readResults(join(config.outDir, 'results.json'));
     expect(results.models.map((m) => `${m.id}:${m.method}`)).toEqual([
@@ -190,7 +202,7 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
       'bp-surrogate:bp',
     ]);
     const audit = results.cells.filter(
-      (c) => c.attack === 'bim' && c.epsilon === 0.1 && c.variant === 'standard',
+      (c) => c.attack === 'bim' && c.epsilon === 0.3 && c.variant === 'standard',
     );
     for (const rule of ['usf', 'dfa'])
       expect(audit.map((c) => `${c.model}/${c.source}`)).toEqual(
@@ -209,6 +221,78 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(report).toMatch(/### MNIST, DFA: \*\*/);
     expect(report).toMatch(/USF \(own backward path\)/);
     await rm(config.outDir, { recursive: true, force: true });
+  });
+
+  it('a study over seeds (the benchmark, small): one study per seed, then SUMMARY.md across them', async () => {
+    const base = await smoke();
+    const config: ReproConfig = {
+      ...base,
+      rules: ['bp', 'fa'],
+      seeds: [1, 2],
+      feedbackSeeds: 'separate',
+      train: {
+        ...base.train,
+        epochs: { ...base.train.epochs, mnist: 2 },
+        schedule: { type: 'cosine' },
+      },
+      // the benchmark's form: no paper part, the audit alone (here a small one)
+      attacks: { ...base.attacks, names: [] },
+      // (at eps 0.3 AutoAttack's first attack fools these briefly trained models: its later,
+      // costly ones have nothing left to do)
+      audit: {
+        ...base.audit,
+        epsilons: { ...base.audit.epsilons, mnist: [0.3] },
+        attacks: ['bim'],
+        size: 32,
+        gradientFree: 'none',
+        noise: 0,
+        alignmentSize: 16,
+      },
+    };
+    // keep the summary to look at: FA_ROBUST_KEEP_SUMMARY=dir
+    if (process.env.FA_ROBUST_KEEP_SUMMARY) config.outDir = process.env.FA_ROBUST_KEEP_SUMMARY;
+    const out = await runRepro(config, { command: 'test', log: () => {} });
+    expect(out.seeds!.map((s) => s.seed)).toEqual([1, 2]);
+    for (const seed of [1, 2]) {
+      const r = await readResults(join(config.outDir, `seed-${seed}`, 'results.json'));
+      expect(r.cells.some((c) => c.variant === 'paper')).toBe(false);
+      const fa = r.models.find((m) => m.id === 'fa')!;
+      expect(fa.seed).toBe(seed);
+      // the cosine schedule over 2 epochs, and the training curve kept per epoch
+      const training = (fa.params as { training: { epoch: number; learningRate: number }[] })
+        .training;
+      expect(training.map((e) => [e.epoch, e.learningRate])).toEqual([
+        [1, 1e-3],
+        [2, 5e-4],
+      ]);
+      expect(existsSync(join(config.outDir, `seed-${seed}`, 'figures', 'training-mnist.png'))).toBe(
+        true,
+      );
+    }
+    // the feedback matrices are seeded apart: seed 1 and 2 differ in their B; the two seeds' FA
+    // models differ in everything
+    const summary = JSON.parse(await readFile(join(config.outDir, 'summary.json'), 'utf8'));
+    expect(summary.seeds).toEqual([1, 2]);
+    const fa = summary.rows.find((r: { rule: string }) => r.rule === 'fa');
+    expect(fa.clean.values).toHaveLength(2);
+    expect(fa.clean.mean).toBeCloseTo((fa.clean.values[0] + fa.clean.values[1]) / 2, 12);
+    expect(Object.keys(fa.ownPath)).toEqual(['0.3']);
+    expect(fa.ownPath['0.3'].intervals).toHaveLength(2);
+    const verdicts = Object.values(fa.verdicts as Record<string, number>).reduce(
+      (a, b) => a + b,
+      0,
+    );
+    expect(verdicts).toBe(2);
+    const md = await readFile(join(config.outDir, 'SUMMARY.md'), 'utf8');
+    expect(md).toMatch(/^# Learning rules under a sound evaluation/);
+    expect(md).toMatch(/\| FA \| \d+\.\d \(\d+\.\d–\d+\.\d\) \|/);
+    expect(md).toMatch(/\*\*Is any learning rule robust under the true gradient\?\*\*/);
+    expect(existsSync(join(config.outDir, 'figures', 'summary-robust-mnist.png'))).toBe(true);
+    // a rerun reuses every step of every seed
+    const again = await runRepro(config, { command: 'test', log: () => {} });
+    expect(again.computed).toBe(0);
+    if (!process.env.FA_ROBUST_KEEP_SUMMARY)
+      await rm(config.outDir, { recursive: true, force: true });
   });
 
   it('plots accuracy against PGD steps and restarts, from one shared point', async () => {

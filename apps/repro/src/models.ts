@@ -15,7 +15,7 @@ import { shareSplit } from './data.js';
 import { type DatasetPlan, modelFolder, SURROGATE_ID } from './plan.js';
 import { forEachConcurrent, type WorkerPool } from './pool.js';
 import type { progressBoard } from './progress.js';
-import { predictLabels, type TrainSpec, trainModel } from './steps.js';
+import { predictLabels, type TrainEpoch, type TrainSpec, trainModel } from './steps.js';
 import { describeClaim, releaseClaim, tryClaim, writeFileAtomic } from './store.js';
 import type { WorkerJob } from './worker.js';
 
@@ -52,6 +52,7 @@ export async function prepareModels(
   const trained: Record<string, tfl.LayersModel> = {};
   const dirs: Record<string, string> = {};
   const seconds: Record<string, number> = {};
+  const history: Record<string, TrainEpoch[]> = {};
   const toTrain: { spec: TrainSpec; dir: string }[] = [];
   for (const spec of plan.models) {
     const dir = join(env.outDir, 'models', modelFolder(dataset, spec, plan.train));
@@ -74,13 +75,14 @@ export async function prepareModels(
       try {
         const bar = board.task(`train ${dataset}/${spec.id}`, 'img');
         if (pool) {
-          const r = await pool.run<{ seconds: number }>(
+          const r = await pool.run<{ seconds: number; history: TrainEpoch[] }>(
             { type: 'train', spec, data: shared, dir },
             { onProgress: bar, onLog: log },
           );
           seconds[spec.id] = r.seconds;
           trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
-          await writeTrainInfo(dir, r.seconds);
+          history[spec.id] = r.history;
+          await writeTrainInfo(dir, r.seconds, r.history);
         } else {
           const r = await trainModel(spec, data, dir, {
             onProgress: bar,
@@ -89,7 +91,8 @@ export async function prepareModels(
           });
           seconds[spec.id] = r.seconds;
           trained[spec.id] = r.model;
-          await writeTrainInfo(dir, r.seconds);
+          history[spec.id] = r.history;
+          await writeTrainInfo(dir, r.seconds, r.history);
         }
         bar.finish();
       } finally {
@@ -132,6 +135,7 @@ export async function prepareModels(
     trained[spec.id] = await tfl.loadLayersModel(fileSystem(dir));
     const info = await readTrainInfo(dir);
     if (info) seconds[spec.id] = info.seconds;
+    if (info?.history) history[spec.id] = info.history;
     log(`${dataset}/${spec.id}: reusing the model saved in ${dir}`);
   }
   const records = plan.models.map((spec): ModelRecord => {
@@ -147,6 +151,18 @@ export async function prepareModels(
         trainImages: train?.shape[0] ?? null,
         ...plan.train,
         ...(s != null ? { trainSeconds: Math.round(s) } : {}),
+        // per epoch: mean training loss and accuracy, learning rate (models saved before this
+        // was kept have none)
+        ...(history[spec.id]
+          ? {
+              training: history[spec.id]!.map((e) => ({
+                epoch: e.epoch,
+                loss: round(e.loss, 5),
+                accuracy: round(e.accuracy, 5),
+                learningRate: e.learningRate,
+              })),
+            }
+          : {}),
         path: dirs[spec.id]!,
       },
     };
@@ -157,16 +173,34 @@ export async function prepareModels(
 /** How long a saved model took to train, kept beside it so a rerun that reuses it can say. */
 const TRAIN_INFO = 'train-info.json';
 
-async function writeTrainInfo(dir: string, seconds: number): Promise<void> {
-  await writeFileAtomic(join(dir, TRAIN_INFO), `${JSON.stringify({ seconds })}\n`);
+const round = (v: number, digits: number) => Number(v.toFixed(digits));
+
+async function writeTrainInfo(dir: string, seconds: number, history: TrainEpoch[]): Promise<void> {
+  await writeFileAtomic(join(dir, TRAIN_INFO), `${JSON.stringify({ seconds, history })}\n`);
 }
 
-async function readTrainInfo(dir: string): Promise<{ seconds: number } | null> {
+async function readTrainInfo(
+  dir: string,
+): Promise<{ seconds: number; history: TrainEpoch[] | null } | null> {
   try {
-    const v = JSON.parse(await readFile(join(dir, TRAIN_INFO), 'utf8')) as { seconds?: unknown };
-    return typeof v.seconds === 'number' && Number.isFinite(v.seconds)
-      ? { seconds: v.seconds }
-      : null;
+    const v = JSON.parse(await readFile(join(dir, TRAIN_INFO), 'utf8')) as {
+      seconds?: unknown;
+      history?: unknown;
+    };
+    if (typeof v.seconds !== 'number' || !Number.isFinite(v.seconds)) return null;
+    const history =
+      Array.isArray(v.history) &&
+      v.history.every(
+        (e) =>
+          e != null &&
+          typeof e === 'object' &&
+          ['epoch', 'loss', 'accuracy', 'learningRate', 'seconds'].every(
+            (k) => typeof (e as Record<string, unknown>)[k] === 'number',
+          ),
+      )
+        ? (v.history as TrainEpoch[])
+        : null;
+    return { seconds: v.seconds, history };
   } catch {
     return null;
   }

@@ -5,7 +5,7 @@
  * without running it.
  */
 import { attackInfo, type Variant } from '@fa-robust/attacks';
-import type { AuditAttack, DatasetName, Method, ReproConfig } from './config.js';
+import type { AuditAttack, DatasetName, Method, ReproConfig, TrainSchedule } from './config.js';
 import { hash } from './hash.js';
 import type { AttackStepSpec, TrainSpec } from './steps.js';
 
@@ -14,7 +14,12 @@ export interface ModelSpec {
   id: string;
   method: Method;
   seed: number;
+  /** Seeds the feedback side apart from `seed` (config.feedbackSeeds 'separate'); absent: `seed`. */
+  feedbackSeed?: number;
 }
+
+/** The feedback seed of a model with forward seed `seed` when feedback seeds are separate. */
+export const feedbackSeedOf = (seed: number) => (seed + 2000) % 2 ** 32;
 
 /**
  * What a step is for: the paper's figures (its equations, its grid), the audit's in-ball
@@ -41,6 +46,8 @@ export interface TrainConfig {
   batchSize: number;
   optimizer: TrainSpec['optimizer'];
   learningRate: number;
+  /** Absent for a constant rate (so the models of earlier runs keep their folders). */
+  schedule?: TrainSchedule;
 }
 
 /** What one dataset's part of a study does. */
@@ -78,12 +85,18 @@ export const AUTOATTACK = 'autoattack' as const;
 
 /** The models of a study: one per rule (BP first), and the BP surrogate when the audit transfers from one. */
 export function planModels(config: ReproConfig): ModelSpec[] {
+  const spec = (id: string, method: Method, seed: number): ModelSpec => ({
+    id,
+    method,
+    seed,
+    ...(config.feedbackSeeds === 'separate' ? { feedbackSeed: feedbackSeedOf(seed) } : {}),
+  });
   const specs: ModelSpec[] = [
-    { id: 'bp', method: 'bp', seed: config.seed },
-    ...subjects(config).map((r): ModelSpec => ({ id: r, method: r, seed: config.seed })),
+    spec('bp', 'bp', config.seed),
+    ...subjects(config).map((r) => spec(r, r, config.seed)),
   ];
   if (config.audit.enabled && config.audit.surrogate)
-    specs.push({ id: SURROGATE_ID, method: 'bp', seed: config.seed + 1000 });
+    specs.push(spec(SURROGATE_ID, 'bp', config.seed + 1000));
   return specs;
 }
 
@@ -109,6 +122,7 @@ export function trainConfig(config: ReproConfig, dataset: DatasetName): TrainCon
     batchSize: config.train.batchSize,
     optimizer: config.train.optimizer,
     learningRate: config.train.learningRate,
+    ...(config.train.schedule.type === 'constant' ? {} : { schedule: config.train.schedule }),
   };
 }
 

@@ -7,7 +7,7 @@ import { type BackendInfo, setupBackend } from '@fa-robust/backend';
 import { alignment as layerAngles } from '@fa-robust/fa-layers';
 import { resolveWorkerCount } from '@fa-robust/fa-layers/node';
 import { type Results, toCsv, validateResults } from '@fa-robust/metrics';
-import { writeFigures } from '@fa-robust/metrics/node';
+import { writeFigure, writeFigures } from '@fa-robust/metrics/node';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   type AlignmentRecord,
@@ -39,6 +39,14 @@ import {
   tryClaim,
   writeFileAtomic,
 } from './store.js';
+import {
+  renderSummary,
+  type SeedStudy,
+  type Summary,
+  summarize,
+  summaryFigures,
+} from './summary.js';
+import { trainingFigure } from './training.js';
 import { type AuditVerdict, auditVerdict } from './verdict.js';
 import type { WorkerJob } from './worker.js';
 
@@ -91,6 +99,12 @@ export interface RunOutput {
   /** Cells computed in this run (the rest came from an earlier, interrupted run). */
   computed: number;
   reused: number;
+  /**
+   * A study over seeds (config.seeds): `results` and `verdicts` are the last seed's, `seeds`
+   * every seed's verdicts, and the summary across them is in SUMMARY.md and summary.json.
+   */
+  seeds?: { seed: number; outDir: string; verdicts: AuditVerdict[] }[];
+  summary?: Summary;
 }
 
 const require = createRequire(import.meta.url);
@@ -155,6 +169,7 @@ export async function runRepro(
   config: ReproConfig,
   options: Omit<RunOptions, 'shard'>,
 ): Promise<RunOutput> {
+  if (config.seeds) return (await runSeeds(config, options)) as RunOutput;
   return (await runInFolder(config, options)) as RunOutput;
 }
 
@@ -166,7 +181,71 @@ export async function runShard(
   config: ReproConfig,
   options: RunOptions & { shard: ShardSpec },
 ): Promise<RunOutput | PendingShard> {
+  if (config.seeds) return runSeeds(config, options);
   return runInFolder(config, options);
+}
+
+/** The folder of one seed's study in a study over seeds. */
+export const seedFolder = (outDir: string, seed: number) => join(outDir, `seed-${seed}`);
+
+/**
+ * A study over seeds: the whole study once per seed, each in its own folder (resumable, and
+ * sharded like any study: a shard takes its share of every seed's steps), then the summary
+ * across seeds once every seed's results are written.
+ */
+async function runSeeds(
+  config: ReproConfig,
+  options: RunOptions,
+): Promise<RunOutput | PendingShard> {
+  const log = options.log ?? ((l: string) => console.log(l));
+  const started = performance.now();
+  const seeds = config.seeds!;
+  const outDir = resolve(options.cwd ?? process.cwd(), config.outDir);
+  await mkdir(outDir, { recursive: true });
+  await writeFileAtomic(join(outDir, 'config.json'), `${JSON.stringify(config, null, 2)}\n`);
+  const studies: SeedStudy[] = [];
+  const perSeed: NonNullable<RunOutput['seeds']> = [];
+  let last: RunOutput | PendingShard | null = null;
+  let computed = 0;
+  let reused = 0;
+  let waiting = 0;
+  const failed = new Set<string>();
+  for (const [i, seed] of seeds.entries()) {
+    const dir = seedFolder(outDir, seed);
+    log(`seed ${seed} (${i + 1} of ${seeds.length}): ${dir}`);
+    const r = await runInFolder({ ...config, seed, seeds: null, outDir: dir }, options);
+    last = r;
+    computed += r.computed;
+    reused += r.reused;
+    for (const f of r.failed) failed.add(f);
+    if (r.results) {
+      studies.push({ seed, results: r.results, verdicts: r.verdicts });
+      perSeed.push({ seed, outDir: dir, verdicts: r.verdicts });
+    } else waiting += r.waiting;
+  }
+  if (studies.length < seeds.length)
+    return { ...(last as PendingShard), outDir, computed, reused, waiting, failed: [...failed] };
+  const summary = summarize(studies);
+  const figuresDir = join(outDir, 'figures');
+  await mkdir(figuresDir, { recursive: true });
+  const figures: string[] = [];
+  for (const { name, spec } of summaryFigures(summary))
+    figures.push(
+      ...(await writeFigure(spec, join(figuresDir, name))).map((f) =>
+        f.replace(`${figuresDir}/`, 'figures/'),
+      ),
+    );
+  await writeFileAtomic(join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+  await writeFileAtomic(
+    join(outDir, 'SUMMARY.md'),
+    renderSummary(summary, {
+      command: options.command,
+      seconds: (performance.now() - started) / 1000,
+      figures,
+    }),
+  );
+  const final = last as RunOutput;
+  return { ...final, outDir, computed, reused, failed: [...failed], seeds: perSeed, summary };
 }
 
 async function runInFolder(
@@ -548,9 +627,12 @@ async function fullStudy(
   const figuresDir = join(outDir, 'figures');
   const staging = `${figuresDir}.tmp-${process.pid}`;
   await rm(staging, { recursive: true, force: true });
-  const figureFiles = (await writeFigures(results, staging)).map((f) =>
-    f.replace(`${staging}/`, 'figures/'),
-  );
+  const written = await writeFigures(results, staging);
+  for (const d of [...new Set(results.models.map((m) => m.dataset))]) {
+    const spec = trainingFigure(results, d);
+    if (spec) written.push(...(await writeFigure(spec, join(staging, `training-${d}`))));
+  }
+  const figureFiles = written.map((f) => f.replace(`${staging}/`, 'figures/'));
   const old = `${figuresDir}.old-${process.pid}`;
   if (existsSync(figuresDir)) await rename(figuresDir, old);
   await rename(staging, figuresDir);

@@ -19,7 +19,7 @@ import { backpropTwin, lenet, train } from '@fa-robust/fa-layers';
 import { type ResultCell, resultCell, transferSource } from '@fa-robust/metrics';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { DatasetName, Method } from './config.js';
+import type { DatasetName, Method, TrainSchedule } from './config.js';
 
 /**
  * A finished experiment step: the result cells it produced and, for each cell (same index), the
@@ -280,6 +280,18 @@ export interface TrainSpec {
   batchSize: number;
   optimizer: 'adam' | 'sgd' | 'momentum';
   learningRate: number;
+  schedule?: TrainSchedule;
+  feedbackSeed?: number;
+}
+
+/** One epoch of a model's training, as train-info.json and results.json keep it. */
+export interface TrainEpoch {
+  epoch: number;
+  /** Mean training cross-entropy and accuracy over the epoch's batches. */
+  loss: number;
+  accuracy: number;
+  learningRate: number;
+  seconds: number;
 }
 
 export interface TrainHooks extends StepHooks {
@@ -292,10 +304,15 @@ export async function trainModel(
   data: Split,
   dir: string,
   hooks: TrainHooks = {},
-): Promise<{ model: tfl.LayersModel; seconds: number }> {
+): Promise<{ model: tfl.LayersModel; seconds: number; history: TrainEpoch[] }> {
   // Fashion-MNIST's images are MNIST's shape: the same LeNet-5
   const arch = spec.dataset === 'cifar10' ? 'cifar10' : 'mnist';
-  const model = lenet({ dataset: arch, feedback: spec.method, seed: spec.seed });
+  const model = lenet({
+    dataset: arch,
+    feedback: spec.method,
+    seed: spec.seed,
+    ...(spec.feedbackSeed != null ? { feedbackSeed: spec.feedbackSeed } : {}),
+  });
   const n = data.shape[0];
   let seen = 0;
   const source = function* (epoch: number) {
@@ -314,6 +331,7 @@ export async function trainModel(
     epochs: spec.epochs,
     optimizer: spec.optimizer,
     learningRate: spec.learningRate,
+    ...(spec.schedule ? { schedule: spec.schedule } : {}),
     seed: spec.seed,
     ...(hooks.signal ? { signal: hooks.signal } : {}),
     onEpoch: (e) =>
@@ -326,7 +344,14 @@ export async function trainModel(
     throw hooks.signal?.reason ?? new Error('aborted');
   }
   await model.save(fileSystem(dir));
-  return { model, seconds: r.seconds };
+  const history = r.history.map((e) => ({
+    epoch: e.epoch,
+    loss: e.loss,
+    accuracy: e.accuracy,
+    learningRate: e.learningRate,
+    seconds: e.seconds,
+  }));
+  return { model, seconds: r.seconds, history };
 }
 
 /** A context whose twins are built once each, on first use. */

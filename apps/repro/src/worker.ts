@@ -66,12 +66,12 @@ async function handle(job: WorkerJob, reply: (m: PoolReply) => void): Promise<un
       if (!ctx) throw new Error('repro worker: an attack job arrived before its context');
       return attackStep(ctx, job.spec, { onProgress });
     case 'train': {
-      const { model, seconds } = await trainModel(job.spec, job.data, job.dir, {
+      const { model, seconds, history } = await trainModel(job.spec, job.data, job.dir, {
         onProgress,
         log: (line) => reply({ type: 'log', line }),
       });
       model.dispose();
-      return { seconds };
+      return { seconds, history };
     }
   }
 }

@@ -10,7 +10,7 @@ import {
   epsilonLabel,
   FIGURE_FONT,
   type FigureSpec,
-  MODEL_COLORS,
+  modelColor,
   type Results,
 } from '@fa-robust/metrics';
 import { type AuditVerdict, HEADLINE_EPS, ROBUST_SHARE, type Verdict } from './verdict.js';
@@ -322,21 +322,10 @@ export function renderSummary(
   return `${out.join('\n')}\n`;
 }
 
-const PALETTE = [
-  '#4c78a8',
-  '#f58518',
-  '#54a24b',
-  '#e45756',
-  '#72b7b2',
-  '#eeca3b',
-  '#b279a2',
-  '#ff9da6',
-  '#9d755d',
-];
+/** Each rule's colour, as every figure of the project gives it (bp and fa fixed, then the palette). */
 const ruleColor = (rules: string[]) =>
-  rules.map(
-    (r, i) =>
-      MODEL_COLORS[r] ?? PALETTE.filter((c) => !Object.values(MODEL_COLORS).includes(c))[i % 7]!,
+  rules.map((id) =>
+    modelColor({ models: rules.map((r) => ({ dataset: '', id: r, method: r })) }, id),
   );
 
 /** The summary's figures: robust accuracy against eps per rule (own path and AutoAttack), the gap, and the gradient angle. */

@@ -202,7 +202,12 @@ function onTrainProgress(p: unknown) {
   status.training = t;
   const points = curvesByRule.get(t.rule) ?? [];
   const step = (t.epoch - 1) * t.batches + t.batch + 1;
-  if (t.kind === 'batch') points.push({ step, loss: t.loss });
+  if (t.kind === 'batch')
+    points.push({
+      step,
+      loss: t.loss,
+      ...(t.testAccuracy !== undefined ? { accuracy: t.testAccuracy } : {}),
+    });
   else if (t.testAccuracy !== undefined) {
     const last = points[points.length - 1];
     if (last && last.step === step) last.accuracy = t.testAccuracy;

@@ -80,7 +80,7 @@ export interface TrainProgress {
   batch: number;
   batches: number;
   loss: number;
-  /** After each epoch: accuracy on the page's test images. */
+  /** Every 25 batches and after each epoch: accuracy on the page's test images. */
   testAccuracy?: number;
 }
 

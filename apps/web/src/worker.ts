@@ -242,9 +242,10 @@ async function trainRule(
         learningRate: req.learningRate,
         seed: req.seed,
         signal,
-        onBatch: (b) => {
+        onBatch: async (b) => {
           steps++;
-          // every 5th batch: each report waits for the device once
+          // every 5th batch: each report waits for the device once; every 25th, the test
+          // accuracy too (a forward pass over the page's test images), for the live curve
           if (b.batch % 5 === 0 || b.batch === batches - 1)
             progress(req.task, {
               kind: 'batch',
@@ -253,6 +254,9 @@ async function trainRule(
               batch: b.batch,
               batches,
               loss: b.loss,
+              ...(b.batch > 0 && b.batch % 25 === 0
+                ? { testAccuracy: await testAccuracy(model) }
+                : {}),
             });
         },
         onEpoch: async (e) => {

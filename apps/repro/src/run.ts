@@ -224,7 +224,15 @@ async function runSeeds(
     } else waiting += r.waiting;
   }
   if (studies.length < seeds.length)
-    return { ...(last as PendingShard), outDir, computed, reused, waiting, failed: [...failed] };
+    return {
+      outDir,
+      results: null,
+      waiting,
+      backend: last!.backend,
+      computed,
+      reused,
+      failed: [...failed],
+    };
   const summary = summarize(studies);
   const figuresDir = join(outDir, 'figures');
   await mkdir(figuresDir, { recursive: true });

@@ -228,6 +228,17 @@ describe('the rules a study trains', () => {
     expect(pairKeys.has(bpOwn.key)).toBe(false);
   });
 
+  it('gives every step another key when the feedback seeds are separate (other models)', () => {
+    const shared = planDataset(quick(), 'mnist', 1000);
+    const separate = planDataset({ ...quick(), feedbackSeeds: 'separate' }, 'mnist', 1000);
+    const keys = new Set(shared.steps.map((s) => s.key));
+    expect(separate.steps.some((s) => keys.has(s.key))).toBe(false);
+    expect(separate.alignments[0]!.key).not.toBe(shared.alignments[0]!.key);
+    expect(
+      planModels({ ...quick(), feedbackSeeds: 'separate' }).map((m) => m.feedbackSeed),
+    ).toEqual([2001, 2001, 3001]);
+  });
+
   it('refuses rules without bp, unknown rules and bp alone, naming the known ones', () => {
     const bad = (rules: unknown) => () => validateConfig({ ...quick(), rules } as ReproConfig);
     expect(bad(['fa', 'kp'])).toThrow(/rules: expected a list with 'bp' \(the reference/);

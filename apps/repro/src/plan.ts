@@ -153,7 +153,15 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
   const models = planModels(config);
   const variant = attackVariant(config);
   const bs = config.attacks.batchSize;
-  const dataKey = { dataset, train, testSize: config.testSize, seed: config.seed };
+  // what decides the models and the images a step sees (the feedback seeds only when they are
+  // separate, so that the paper's stored steps keep their keys)
+  const dataKey = {
+    dataset,
+    train,
+    testSize: config.testSize,
+    seed: config.seed,
+    ...(config.feedbackSeeds === 'separate' ? { feedbackSeeds: 'separate' } : {}),
+  };
   // an attack's revision (when it has one) is hashed too: a fixed attack is not read back from
   // the store of its earlier version
   const pair = paperPair(config);

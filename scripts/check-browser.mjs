@@ -5,8 +5,10 @@
 //     dependency included; the minified and gzipped sizes are printed against the README budget;
 //  2. in headless Chromium (Debian's `chromium`, or CHROMIUM=path), served over HTTP from
 //     127.0.0.1: metrics' renderSvg draws a figure, and datasets' loadMnistFromUrl fetches the
-//     MNIST test files (from FA_ROBUST_DATA_DIR, when set), verifies and parses them; both are
-//     checked in the page's DOM.
+//     MNIST test files (from FA_ROBUST_DATA_DIR, when set), verifies and parses them; backend's
+//     setupBackend starts wasm with its training kernels; and the fa-layers and attacks READMEs'
+//     browser example runs: an FA LeNet trained, FGSM through both gradient sources, the model
+//     saved to and loaded from IndexedDB. The page posts what it found to the test server.
 // Packages listed in NOT_YET do not bundle yet (Node-only code in their main entry, issue #18):
 // they are tried and reported, and fail the check only once they bundle (then move them out).
 // Without a Chromium, step 2 says so and is skipped.
@@ -103,7 +105,9 @@ if (!chromium) {
 import { loadMnistFromUrl } from '@fa-robust/datasets';
 import { setupBackend } from '@fa-robust/backend';
 import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-layers'; // registers the gradients
+import * as tfl from '@tensorflow/tfjs-layers'; // registers the gradients
+import { backpropTwin, lenet, train } from '@fa-robust/fa-layers';
+import { fgsm, modelGradient } from '@fa-robust/attacks';
 const status = {};
 const show = () => { document.getElementById('status').textContent = JSON.stringify(status); };
 const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title: 'Robust accuracy', width: 200, height: 100,
@@ -128,6 +132,23 @@ const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title
     const g = tf.grad((w) => tf.sum(tf.conv2d(x, w, 1, 'valid')))(tf.ones([3, 3, 1, 2]));
     status.backend = { name: info.name, simd: info.simd, added: info.addedKernels.length, skipped: info.skipped.map((s) => s.backend), grad: Array.from(g.dataSync()) };
   } catch (e) { status.backend = 'error: ' + e.message; }
+  try {
+    // the fa-layers and attacks READMEs' browser example: an FA LeNet trained here, FGSM through
+    // its own backward path and through its true gradient, saved to and loaded from IndexedDB
+    const model = lenet({ dataset: 'mnist', feedback: 'fa', seed: 1 });
+    const x = tf.randomUniform([32, 28, 28, 1], 0, 1, 'float32', 1);
+    const y = tf.tensor1d(Array.from({ length: 32 }, (_, i) => i % 10), 'int32');
+    const r = await train(model, { x, y }, { epochs: 2, batchSize: 16, seed: 1 });
+    const twin = await backpropTwin(model);
+    const own = await fgsm(model, x, y, { epsilon: 0.1 });
+    const truth = await fgsm(model, x, y, { epsilon: 0.1, gradient: modelGradient(twin, 'true') });
+    const differ = tf.max(tf.abs(tf.sub(own.adversarial, truth.adversarial))).dataSync()[0];
+    await model.save('indexeddb://fa-robust-check');
+    const back = await tfl.loadLayersModel('indexeddb://fa-robust-check');
+    const same = tf.max(tf.abs(tf.sub(model.predict(x), back.predict(x)))).dataSync()[0];
+    status.faLayers = { epochs: r.history.map((h) => h.epoch), loss: r.history.map((h) => h.loss),
+      linf: [Math.max(...own.linf), Math.max(...truth.linf)], differ, same, layers: back.layers.map((l) => l.getClassName()) };
+  } catch (e) { status.faLayers = 'error: ' + e.message; }
   status.done = true;
   status.texts = [...document.querySelectorAll('#figure text')].map((t) => t.textContent);
   show();
@@ -231,6 +252,23 @@ const spec = { $schema: 'https://vega.github.io/schema/vega-lite/v6.json', title
       else
         ok(
           `setupBackend in Chromium: ${be.name} (SIMD ${be.simd}; ${be.skipped.join(', ')} not registered, skipped), ${be.added} training kernels added, a conv filter gradient right on wasm`,
+        );
+    }
+    const fl = status.faLayers;
+    if (status.done) {
+      if (
+        typeof fl !== 'object' ||
+        fl.epochs.join() !== '1,2' ||
+        !fl.loss.every(Number.isFinite) ||
+        !fl.linf.every((v) => v > 0.099 && v <= 0.1 + 1e-6) ||
+        !(fl.differ > 0) ||
+        fl.same !== 0 ||
+        !fl.layers.includes('FaConv2D')
+      )
+        fail(`fa-layers and attacks in Chromium: ${JSON.stringify(fl)}`);
+      else
+        ok(
+          `fa-layers and attacks in Chromium: an FA LeNet trained 2 epochs (loss ${fl.loss.map((v) => v.toFixed(3)).join(' -> ')}), FGSM through its own path and its true gradient (L∞ ${fl.linf.map((v) => v.toFixed(3)).join(', ')}, different examples), saved to and loaded from IndexedDB with the same predictions`,
         );
     }
   } catch (e) {

@@ -122,7 +122,13 @@ export async function prepareModels(
         );
     }
     told = new Set([...told, ...others.map((o) => o.spec.id)]);
-    await trainClaimed(mine);
+    try {
+      await trainClaimed(mine);
+    } finally {
+      // an interrupted run also gives back the claims of the models it had not started
+      // (releasing a claim that is not this process's, or one already released, does nothing)
+      for (const item of mine) await releaseClaim(claimOf(item.dir));
+    }
     pending = others;
     if (pending.length) {
       env.signal?.throwIfAborted();

@@ -437,6 +437,27 @@ async function drawCurves(r: CurvesResult, attack: PageAttack) {
 
 // --- wiring ---------------------------------------------------------------------------------
 
+/** The attacks the page offers, in its menus (Square, gradient-free, for one image only). */
+const ATTACK_MENU: { value: PageAttack; label: string }[] = [
+  { value: 'fgsm', label: 'FGSM' },
+  { value: 'bim', label: 'BIM-10' },
+  { value: 'mifgsm', label: 'MI-FGSM' },
+  { value: 'pgd', label: 'PGD-20' },
+  { value: 'apgd', label: 'APGD-CE (50 steps)' },
+  { value: 'square', label: 'Square (1,000 queries)' },
+];
+for (const [id, list] of [
+  ['attack', ATTACK_MENU],
+  ['curve-attack', ATTACK_MENU.filter((m) => m.value !== 'square')],
+] as const) {
+  $<HTMLSelectElement>(id).innerHTML = list
+    .map(
+      (m) =>
+        `<option value="${m.value}"${m.value === 'bim' ? ' selected' : ''}>${m.label}</option>`,
+    )
+    .join('');
+}
+
 function esc(s: string) {
   return s.replace(
     /[&<>"]/g,

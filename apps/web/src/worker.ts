@@ -329,7 +329,9 @@ function gradientFor(entry: Entry, source: 'own' | 'true' | 'none'): GradientSou
   return source === 'true' ? modelGradient(entry.twin, 'true') : undefined;
 }
 
-async function attackOne(req: Extract<Request, { type: 'attack' }>): Promise<AttackResult> {
+async function attackOne(
+  req: Extract<Request, { type: 'attack' }>,
+): Promise<Omit<AttackResult, 'tensors'>> {
   const t0 = performance.now();
   const entry = needModel(req.model);
   const { test } = needData();
@@ -393,7 +395,6 @@ async function attackOne(req: Extract<Request, { type: 'attack' }>): Promise<Att
         predictions,
         gradients: { own, true: truth, cosine: cosine(own, truth) },
         seconds: (performance.now() - t0) / 1000,
-        tensors: -1, // set by the caller once everything here is disposed
       };
     } finally {
       r.adversarial.dispose();

@@ -30,10 +30,18 @@ export {
 export { FEEDBACK_MODES, type FeedbackMode, KP_DEFAULT_WEIGHT_DECAY } from './modes.js';
 export { FA_LAYER_CLASSES, feedbackLayers, registerFaLayers } from './register.js';
 export {
+  type AllReduceReplica,
+  allReduceReplica,
   type GradientReplica,
+  type OptimizerState,
+  optimizerState,
   type ReplicaJob,
   type ReplicaResult,
+  type ReplicaState,
+  restoreOptimizer,
+  type ShardJob,
   shardGradients,
+  type UpdateJob,
 } from './replicas.js';
 export { evaluate } from './scores.js';
 export {

@@ -4,7 +4,15 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TrainDataError } from './errors.js';
 import type { FeedbackMode } from './modes.js';
-import { type GradientReplica, type ReplicaJob, shardGradients } from './replicas.js';
+import {
+  type AllReduceReplica,
+  allReduceReplica,
+  type GradientReplica,
+  optimizerState,
+  type ReplicaJob,
+  restoreOptimizer,
+  shardGradients,
+} from './replicas.js';
 import { blobs, maxAbs, maxAbsDiff, smallNet } from './test-utils.js';
 import { type TrainOptions, train } from './train.js';
 
@@ -154,6 +162,133 @@ describe('train with replicas (data-parallel)', () => {
     ).rejects.toThrow(/replicas.*gradients\(job\)/);
     tf.dispose([data.x, data.y]);
     optimizer.dispose();
+    model.dispose();
+  });
+});
+
+/** All-reduce replicas in this thread, copies of smallNet(feedback, seed) (see localReplicas). */
+function allReduceLocal(
+  feedback: FeedbackMode,
+  count: number,
+): { replicas: AllReduceReplica[]; models: tfl.LayersModel[] } {
+  const models = Array.from({ length: count }, (_, i) =>
+    smallNet(feedback, feedback === 'brsf' || feedback === 'wm' ? 7 : 60 + i),
+  );
+  return { replicas: models.map((m) => allReduceReplica(m)), models };
+}
+
+const bits = (ws: readonly Float32Array[]) => ws.map((w) => Array.from(w));
+
+describe('train with all-reduce replicas', () => {
+  it.each(['bp', 'fa', 'brsf', 'kp', 'wm', 'dfa'] as FeedbackMode[])(
+    '%s: every replica ends with the weights of this thread, which are those of the gradient protocol, bit for bit (Adam, cosine schedule)',
+    async (feedback) => {
+      const data = blobs(40, 15);
+      const options: TrainOptions = {
+        epochs: 3,
+        batchSize: 8,
+        optimizer: 'adam',
+        learningRate: 0.01,
+        schedule: { type: 'cosine' },
+        seed: 5,
+      };
+      const one = await trained(feedback, data, options);
+      const gradient = localReplicas(feedback, 2);
+      const ref = await trained(feedback, data, { ...options, replicas: gradient.replicas });
+      const all = allReduceLocal(feedback, 2);
+      const par = await trained(feedback, data, { ...options, replicas: all.replicas });
+      // the same sums in the same order as the gradient protocol: the same bits
+      expect(bits(par.weights)).toEqual(bits(ref.weights));
+      expect(par.result.history.map((h) => h.loss)).toEqual(ref.result.history.map((h) => h.loss));
+      // each replica applied the same updates to its own copy (no weights were sent after begin)
+      const trainable = par.model.trainableWeights.map((w) => w.read().dataSync() as Float32Array);
+      const flat = Float32Array.from(trainable.flatMap((w) => Array.from(w)));
+      for (const r of all.replicas) expect(Array.from(await r.weights())).toEqual(Array.from(flat));
+      // and to float32 rounding, one thread's training
+      one.weights.forEach((w, i) => {
+        expect(maxAbsDiff(par.weights[i]!, w), `weight ${i}`).toBeLessThan(
+          1e-4 * Math.max(1, maxAbs(w)),
+        );
+      });
+      tf.dispose([data.x, data.y]);
+      for (const m of [one.model, ref.model, par.model, ...gradient.models, ...all.models])
+        m.dispose();
+    },
+  );
+
+  it("carries an optimizer's state into a second train() call (Adam's powers, momentum), a batch smaller than the threads, and leaks nothing", async () => {
+    const data = blobs(7, 16); // batches of 5 and 2, three threads: the last replica idles once
+    for (const make of [() => tf.train.adam(0.02), () => tf.train.momentum(0.05, 0.9)]) {
+      const run = async (replicas: GradientReplica[] | AllReduceReplica[]) => {
+        const model = smallNet('fa', 7);
+        const optimizer = make();
+        await train(model, data, { batchSize: 5, optimizer, replicas });
+        const before = tf.memory().numTensors;
+        await train(model, data, { batchSize: 5, optimizer, replicas, epochs: 2 });
+        const leaked = tf.memory().numTensors - before;
+        const w = model.getWeights().map((t) => t.dataSync() as Float32Array);
+        optimizer.dispose();
+        (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+        model.dispose();
+        return { w, leaked };
+      };
+      const gradient = localReplicas('fa', 2);
+      const all = allReduceLocal('fa', 2);
+      const [a, b] = [await run(gradient.replicas), await run(all.replicas)];
+      expect(b.leaked).toBe(0);
+      expect(bits(b.w)).toEqual(bits(a.w));
+      for (const m of [...gradient.models, ...all.models]) m.dispose();
+    }
+    tf.dispose([data.x, data.y]);
+  });
+
+  it('rebuilds an optimizer from its state: same class, configuration, slots and step', async () => {
+    const v = tf.variable(tf.tensor1d([1, -2, 3]));
+    const adam = tf.train.adam(0.1, 0.8, 0.95, 1e-6);
+    for (let i = 0; i < 3; i++)
+      tf.tidy(() => adam.applyGradients({ [v.name]: tf.tensor1d([0.5, -1, i]) as tf.Variable }));
+    const state = await optimizerState(adam);
+    expect(state.className).toBe('Adam');
+    expect(state.config).toMatchObject({ learningRate: 0.1, beta1: 0.8, beta2: 0.95 });
+    expect(state.weights.map((w) => w.name)).toEqual(['iter', `${v.name}/m`, `${v.name}/v`]);
+    expect(state.powers?.accBeta1).toBeCloseTo(0.8 ** 4, 6);
+    const copy = await restoreOptimizer(state);
+    const again = await optimizerState(copy);
+    expect(again).toEqual(state);
+    await expect(restoreOptimizer({ ...state, className: 'NoSuchOptimizer' })).rejects.toThrow(
+      /NoSuchOptimizer.*registerClass|registerClass.*NoSuchOptimizer/s,
+    );
+    adam.dispose();
+    copy.dispose();
+    v.dispose();
+  });
+
+  it("rejects with a replica's update error, and refuses a replica that is neither protocol", async () => {
+    const data = blobs(24, 17);
+    const model = smallNet('bp', 7);
+    const copy = allReduceReplica(smallNet('bp', 7));
+    let updates = 0;
+    const failing: AllReduceReplica = {
+      ...copy,
+      update: async (job) => {
+        if (++updates === 2) throw new Error('update lost');
+        return copy.update(job);
+      },
+    };
+    await expect(train(model, data, { batchSize: 8, replicas: [failing] })).rejects.toThrow(
+      'update lost',
+    );
+    // its last update fails: train() does not resolve before it is known
+    updates = -1;
+    await expect(train(model, data, { batchSize: 8, replicas: [failing] })).rejects.toThrow(
+      'update lost',
+    );
+    await expect(
+      train(model, data, {
+        replicas: [{ begin: async () => {} }] as unknown as AllReduceReplica[],
+      }),
+    ).rejects.toThrow(/replicas.*AllReduceReplica/);
+    tf.dispose([data.x, data.y]);
     model.dispose();
   });
 });

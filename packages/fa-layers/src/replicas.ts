@@ -235,29 +235,403 @@ export async function parallelStep(
         at += v.size;
       }
     });
-    // the regularisation penalties count once per step: their gradient, here
-    tf.tidy(() => {
-      penaltyGradients(model, vars)?.forEach((pg, i) => {
-        const name = vars[i]!.name;
-        if (pg == null) return;
-        const g = named[name]!;
-        named[name] = tf.keep(tf.add(g, pg));
-        g.dispose();
-      });
+    applyWithPenalties(model, vars, optimizer, named);
+    return batchScores(
+      own,
+      parts.filter((r) => r != null),
+    );
+  } finally {
+    tf.dispose([own.lossSum, own.correct, ...Object.values(own.grads)]);
+  }
+}
+
+/**
+ * Adds the gradient of the model's regularisation penalties (if any: a penalty is a term of the
+ * batch's loss, not of each shard's, so it counts once per step) to `named`, takes one
+ * optimizer step and disposes `named`.
+ */
+function applyWithPenalties(
+  model: tfl.LayersModel,
+  vars: tf.Variable[],
+  optimizer: tf.Optimizer,
+  named: tf.NamedTensorMap,
+): void {
+  tf.tidy(() => {
+    penaltyGradients(model, vars)?.forEach((pg, i) => {
+      const name = vars[i]!.name;
+      if (pg == null) return;
+      const g = named[name]!;
+      named[name] = tf.keep(tf.add(g, pg));
+      g.dispose();
     });
-    optimizer.applyGradients(named);
-    tf.dispose(Object.values(named));
-    const others = parts.filter((r) => r != null) as ReplicaResult[];
-    return tf.tidy(() => ({
-      lossSum: tf.add(
-        own.lossSum,
-        others.reduce((s, r) => s + r.lossSum, 0),
-      ) as tf.Scalar,
-      correct: tf.add(
-        own.correct,
-        others.reduce((s, r) => s + r.correct, 0),
-      ) as tf.Scalar,
+  });
+  optimizer.applyGradients(named);
+  tf.dispose(Object.values(named));
+}
+
+/** The batch's loss sum and correct count: this thread's shard's and the replicas'. */
+function batchScores(
+  own: { lossSum: tf.Scalar; correct: tf.Scalar },
+  others: readonly ReplicaResult[],
+): { lossSum: tf.Scalar; correct: tf.Scalar } {
+  return tf.tidy(() => ({
+    lossSum: tf.add(
+      own.lossSum,
+      others.reduce((s, r) => s + r.lossSum, 0),
+    ) as tf.Scalar,
+    correct: tf.add(
+      own.correct,
+      others.reduce((s, r) => s + r.correct, 0),
+    ) as tf.Scalar,
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// All-reduce: every participant keeps its own weights and optimizer and applies the same
+// averaged update itself; only the shards' gradients travel.
+
+/** An optimizer's state, as a replica rebuilds it (see AllReduceReplica.begin). */
+export interface OptimizerState {
+  /** Its registered class name (tf.serialization), e.g. 'Adam'. */
+  className: string;
+  config: tf.serialization.ConfigDict;
+  /** optimizer.getWeights(): the step count and the slots (moments...), in variable order. */
+  weights: { name: string; shape: number[]; values: Float32Array }[];
+  /**
+   * tfjs' Adam and Adamax keep beta1^t (and beta2^t) in variables that getWeights leaves out and
+   * setWeights recomputes with pow(), which rounds otherwise than the running product: their
+   * values, so that every replica steps with the same ones.
+   */
+  powers?: Record<string, number>;
+}
+
+/** What an all-reduce replica takes at the start of each train() call. */
+export interface ReplicaState {
+  /** The trainable weights, flat, in `model.trainableWeights` order. */
+  weights: Float32Array;
+  /** The non-trainable weights, flat, in `model.nonTrainableWeights` order. */
+  nonTrainable: Float32Array;
+  /** Each feedback layer's draw counter (feedbackLayers order). */
+  draws: number[];
+  optimizer: OptimizerState;
+}
+
+/** One shard of a step, computed at the replica's own weights. */
+export interface ShardJob {
+  x: Float32Array;
+  xShape: number[];
+  labels: Float32Array;
+}
+
+/** The step's update, as every participant applies it. */
+export interface UpdateJob {
+  /**
+   * Every participant's shard gradients, flat, this thread's first, then the replicas' in order;
+   * null for the receiving replica's own (it has them) and for a participant without a shard.
+   */
+  gradients: (Float32Array | null)[];
+  /** The receiving replica's index in `gradients`. */
+  self: number;
+  /** Shard sizes, in the same order: the gradients are averaged with weights n_k / n. */
+  sizes: number[];
+  /** The feedback layers' draw counters after the step (a replica without a shard drew none). */
+  draws: number[];
+  /** The optimizer's learning rate for this step (a schedule changes it between epochs). */
+  learningRate: number | null;
+}
+
+/**
+ * A copy of the model that keeps its own weights and optimizer (see TrainOptions.replicas): it
+ * takes the trained model's state once per train() call (`begin`), then, every step, computes
+ * its shard's gradients (`shard`) and applies the averaged update (`update`) as this thread
+ * does, so no weights travel and nothing waits on one thread's optimizer step. `update` is not
+ * awaited before the next `shard`: a replica must run its calls in order.
+ */
+export interface AllReduceReplica {
+  begin(state: ReplicaState): Promise<void>;
+  shard(job: ShardJob): Promise<ReplicaResult>;
+  update(job: UpdateJob): Promise<void>;
+  /** The replica's trainable weights, flat (to check that it is in step). */
+  weights(): Promise<Float32Array>;
+  /** The end of a train() call: the replica may free its optimizer. */
+  end(): Promise<void>;
+}
+
+export function isAllReduceReplica(r: unknown): r is AllReduceReplica {
+  const o = r as Partial<AllReduceReplica> | null;
+  return (
+    o != null &&
+    typeof o.begin === 'function' &&
+    typeof o.shard === 'function' &&
+    typeof o.update === 'function' &&
+    typeof o.weights === 'function' &&
+    typeof o.end === 'function'
+  );
+}
+
+const POWER_FIELDS = ['accBeta1', 'accBeta2'] as const;
+
+/** An optimizer's state, to rebuild it elsewhere (see OptimizerState). */
+export async function optimizerState(optimizer: tf.Optimizer): Promise<OptimizerState> {
+  const named = await optimizer.getWeights();
+  const o = optimizer as unknown as Record<string, unknown>;
+  const powers: Record<string, number> = {};
+  for (const f of POWER_FIELDS) {
+    const v = o[f];
+    if (v instanceof tf.Variable) powers[f] = v.dataSync()[0]!;
+  }
+  const weights = named.map((w) => ({
+    name: w.name,
+    shape: w.tensor.shape,
+    values: Float32Array.from(w.tensor.dataSync()),
+  }));
+  // the step count comes as a new tensor; the slots are the optimizer's own variables
+  tf.dispose(named.map((w) => w.tensor).filter((t) => !(t instanceof tf.Variable)));
+  return {
+    className: optimizer.getClassName(),
+    config: optimizer.getConfig(),
+    weights,
+    ...(Object.keys(powers).length > 0 ? { powers } : {}),
+  };
+}
+
+/** Rebuilds an optimizer from its state: the same class, configuration and slots. */
+export async function restoreOptimizer(state: OptimizerState): Promise<tf.Optimizer> {
+  const entry = tf.serialization.SerializationMap.getMap().classNameMap[state.className];
+  if (entry == null) {
+    throw new TrainDataError(
+      'AllReduceReplica.begin',
+      'optimizer',
+      "an optimizer class registered with tf.serialization.registerClass where the replica runs (register yours in the replica's workerModule)",
+      state.className,
+    );
+  }
+  const [cls, fromConfig] = entry;
+  const optimizer = fromConfig(cls, state.config) as tf.Optimizer;
+  if (state.weights.length > 0) {
+    const named = state.weights.map((w) => ({
+      name: w.name,
+      tensor: tf.tensor(w.values, w.shape, 'float32'),
     }));
+    await optimizer.setWeights(named);
+    tf.dispose(named.map((w) => w.tensor));
+  }
+  const o = optimizer as unknown as Record<string, unknown>;
+  for (const [f, value] of Object.entries(state.powers ?? {})) {
+    const v = o[f];
+    if (v instanceof tf.Variable) tf.tidy(() => v.assign(tf.scalar(value)));
+  }
+  return optimizer;
+}
+
+/** The step's averaged gradients applied: Σ_k (n_k / n) g_k over the participants, in order. */
+function applyAveraged(
+  model: tfl.LayersModel,
+  vars: tf.Variable[],
+  optimizer: tf.Optimizer,
+  parts: readonly (Float32Array | null)[],
+  sizes: readonly number[],
+): void {
+  const n = sizes.reduce((s, k) => s + k, 0);
+  const named: tf.NamedTensorMap = {};
+  tf.tidy(() => {
+    let at = 0;
+    for (const v of vars) {
+      let g: tf.Tensor | null = null;
+      parts.forEach((p, k) => {
+        if (p == null) return;
+        const t = tf.mul(tf.tensor(p.subarray(at, at + v.size), v.shape), sizes[k]! / n);
+        g = g == null ? t : tf.add(g, t);
+      });
+      named[v.name] = tf.keep(g ?? tf.zerosLike(v));
+      at += v.size;
+    }
+  });
+  applyWithPenalties(model, vars, optimizer, named);
+}
+
+/** Sets a learning rate the way train() does (SGD and momentum keep it in a scalar). */
+export function setLearningRate(optimizer: tf.Optimizer, lr: number): void {
+  const o = optimizer as unknown as {
+    setLearningRate?: (lr: number) => void;
+    learningRate?: number;
+  };
+  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
+  else if (typeof o.learningRate === 'number') o.learningRate = lr;
+}
+
+export function learningRateOf(optimizer: tf.Optimizer): number | null {
+  const lr = (optimizer as unknown as { learningRate?: unknown }).learningRate;
+  return typeof lr === 'number' ? lr : null;
+}
+
+/**
+ * The replica side of all-reduce training, over `model` (a copy of the trained model: same
+ * layers and trainableWeights order; its weights are overwritten) in this thread's tfjs. The
+ * worker threads of `@fa-robust/fa-layers/node` run one each; in one thread it is a reference
+ * to test against.
+ */
+export function allReduceReplica(model: tfl.LayersModel): AllReduceReplica {
+  const vars = trainableVariables(model);
+  const layers = feedbackLayers(model);
+  const classes = outputClasses(model);
+  let optimizer: tf.Optimizer | null = null;
+  let own: Float32Array | null = null;
+  const free = () => {
+    optimizer?.dispose();
+    // tfjs 4.22: MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD base keeps
+    (optimizer as unknown as { c?: tf.Tensor } | null)?.c?.dispose();
+    optimizer = null;
+  };
+  const setDraws = (draws: readonly number[], field: string) => {
+    if (draws.length !== layers.length) {
+      throw new TrainDataError(
+        'AllReduceReplica',
+        field,
+        `${layers.length} draw counters (one per feedback layer)`,
+        draws.length,
+      );
+    }
+    layers.forEach((l, i) => {
+      l.feedbackState.draws = draws[i]!;
+    });
+  };
+  return {
+    async begin(state) {
+      assignFlat(
+        model.nonTrainableWeights.map((w) => w.read() as tf.Variable),
+        state.nonTrainable,
+        'state.nonTrainable',
+      );
+      assignFlat(vars, state.weights, 'state.weights');
+      setDraws(state.draws, 'state.draws');
+      free();
+      optimizer = await restoreOptimizer(state.optimizer);
+      own = null;
+    },
+    async shard(job) {
+      const n = job.xShape[0]!;
+      if (job.labels.length !== n * classes || job.x.length !== tf.util.sizeFromShape(job.xShape)) {
+        throw new TrainDataError(
+          'AllReduceReplica.shard',
+          'job',
+          `images of shape [${job.xShape}] (${tf.util.sizeFromShape(job.xShape)} values) and ${n * classes} one-hot label values`,
+          `${job.x.length} image values, ${job.labels.length} label values`,
+        );
+      }
+      const t = tf.tidy(() =>
+        shardTerms(
+          model,
+          vars,
+          tf.tensor(job.x, job.xShape, 'float32'),
+          tf.tensor2d(job.labels, [n, classes], 'float32'),
+        ),
+      );
+      try {
+        own = flatten(vars.map((v) => t.grads[v.name]!));
+        return {
+          gradients: own,
+          lossSum: t.lossSum.dataSync()[0]!,
+          correct: t.correct.dataSync()[0]!,
+        };
+      } finally {
+        tf.dispose([t.lossSum, t.correct, ...Object.values(t.grads)]);
+      }
+    },
+    async update(job) {
+      if (optimizer == null)
+        throw new TrainDataError('AllReduceReplica.update', 'begin', 'called first', 'not called');
+      const parts = job.gradients.slice();
+      parts[job.self] = job.sizes[job.self]! > 0 ? own : null;
+      own = null;
+      if (job.learningRate != null && job.learningRate !== learningRateOf(optimizer))
+        setLearningRate(optimizer, job.learningRate);
+      applyAveraged(model, vars, optimizer, parts, job.sizes);
+      setDraws(job.draws, 'job.draws');
+    },
+    async weights() {
+      return flatten(vars);
+    },
+    async end() {
+      free();
+      own = null;
+    },
+  };
+}
+
+/** The model's state for its all-reduce replicas, at the start of a train() call. */
+export async function replicaState(
+  model: tfl.LayersModel,
+  vars: tf.Variable[],
+  optimizer: tf.Optimizer,
+): Promise<ReplicaState> {
+  return {
+    weights: flatten(vars),
+    nonTrainable: flatten(model.nonTrainableWeights.map((w) => w.read() as tf.Variable)),
+    draws: feedbackLayers(model).map((l) => l.feedbackState.draws),
+    optimizer: await optimizerState(optimizer),
+  };
+}
+
+/**
+ * One all-reduce step: the replicas compute their shards at their own weights while this
+ * thread computes the first; every participant then gets the others' gradients and applies the
+ * same averaged update (Σ (n_k / n) g_k in participant order, plus the penalties' gradient) to
+ * its own weights. The replicas' updates are not awaited here: they are pushed onto `pending`,
+ * which the next step (or the end of train()) awaits with its own work. Returns the batch's
+ * loss sum and correct count.
+ */
+export async function allReduceStep(
+  model: tfl.LayersModel,
+  vars: tf.Variable[],
+  optimizer: tf.Optimizer,
+  replicas: readonly AllReduceReplica[],
+  b: Batch,
+  labels: tf.Tensor,
+  pending: Promise<void>[],
+): Promise<{ lossSum: tf.Scalar; correct: tf.Scalar }> {
+  const n = b.x.shape[0]!;
+  const sizes = shardSizes(n, replicas.length + 1);
+  const xShape = b.x.shape.slice(1);
+  let start = sizes[0]!;
+  const shards = replicas.map((r, k) => {
+    const len = sizes[k + 1]!;
+    const from = start;
+    start += len;
+    if (len === 0) return null;
+    const shard = tf.tidy(() => [
+      tf.cast(tf.slice(b.x, from, len), 'float32'),
+      tf.slice(labels, from, len),
+    ]);
+    const [x, y] = shard.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(shard);
+    return r.shard({ x: x!, xShape: [len, ...xShape], labels: y! });
+  });
+  // the last step's updates and this step's shards: none may reject unobserved meanwhile
+  const earlier = pending.splice(0);
+  const results = Promise.all([Promise.all(earlier), Promise.all(shards)]);
+  results.catch(() => {});
+  const own = tf.tidy(() =>
+    shardTerms(model, vars, tf.slice(b.x, 0, sizes[0]!), tf.slice(labels, 0, sizes[0]!)),
+  );
+  try {
+    const ownFlat = flatten(vars.map((v) => own.grads[v.name]!));
+    const [, parts] = await results;
+    const gradients = [ownFlat, ...parts.map((r) => r?.gradients ?? null)];
+    const draws = feedbackLayers(model).map((l) => l.feedbackState.draws);
+    const learningRate = learningRateOf(optimizer);
+    replicas.forEach((r, k) => {
+      const sent = gradients.slice();
+      sent[k + 1] = null;
+      const done = r.update({ gradients: sent, self: k + 1, sizes, draws, learningRate });
+      done.catch(() => {});
+      pending.push(done);
+    });
+    applyAveraged(model, vars, optimizer, gradients, sizes);
+    return batchScores(
+      own,
+      parts.filter((r) => r != null),
+    );
   } finally {
     tf.dispose([own.lossSum, own.correct, ...Object.values(own.grads)]);
   }

@@ -12,7 +12,17 @@ import {
   tensorBatches,
 } from './data.js';
 import { FeedbackOptionError } from './errors.js';
-import { type GradientReplica, parallelStep, trainableVariables } from './replicas.js';
+import {
+  type AllReduceReplica,
+  allReduceStep,
+  type GradientReplica,
+  isAllReduceReplica,
+  learningRateOf,
+  parallelStep,
+  replicaState,
+  setLearningRate,
+  trainableVariables,
+} from './replicas.js';
 import { evaluate, scores, withPenalties } from './scores.js';
 
 export type OptimizerName = 'sgd' | 'momentum' | 'adam';
@@ -69,14 +79,21 @@ export interface TrainOptions {
    * Data-parallel training: each batch is split into 1 + replicas.length shards; this thread
    * computes the first, each replica (a copy of the model elsewhere: a worker thread from
    * `@fa-robust/fa-layers/node`'s workerReplicas) one of the others, at the same weights. The
-   * shards' mean gradients are averaged (weighted by shard size, in a fixed order) and one
-   * optimizer step is taken here. The same seed and replica count give the same weights, run
-   * after run; another replica count computes the same sums in another order, so the weights
-   * differ by float32 rounding (they are not bit for bit those of training without replicas).
-   * A replica must be a copy of the model (same layers and seeds): its weights, brsf draws and
+   * shards' mean gradients are averaged (weighted by shard size, in a fixed order). Two
+   * protocols:
+   * - AllReduceReplica (workerReplicas' replicas): each replica takes the model's weights and
+   *   optimizer state once, at the start, then every step gets the other shards' gradients and
+   *   applies the same update to its own copy as this thread does: no weights travel, and no
+   *   one waits on another's optimizer step;
+   * - GradientReplica: each step sends the weights, takes the replica's gradients back, and the
+   *   optimizer step is taken here.
+   * The same seed and replica count give the same weights, run after run, whichever protocol;
+   * another replica count computes the same sums in another order, so the weights differ by
+   * float32 rounding (they are not bit for bit those of training without replicas). A replica
+   * must be a copy of the model (same layers and seeds): its weights, brsf draws and
    * non-trainable weights are sent to it, its layer configuration is not.
    */
-  replicas?: readonly GradientReplica[];
+  replicas?: readonly GradientReplica[] | readonly AllReduceReplica[];
 }
 
 export interface BatchLog {
@@ -163,26 +180,17 @@ function checkSchedule(schedule: unknown): void {
     );
 }
 
-/** Sets a tfjs optimizer's learning rate (SGD and momentum keep it in a scalar, Adam & co. in a field). */
+/** Sets a tfjs optimizer's learning rate; throws for one without a learning rate. */
 function setRate(optimizer: tf.Optimizer, lr: number): void {
-  const o = optimizer as unknown as {
-    setLearningRate?: (lr: number) => void;
-    learningRate?: number;
-  };
-  if (typeof o.setLearningRate === 'function') o.setLearningRate(lr);
-  else if (typeof o.learningRate === 'number') o.learningRate = lr;
-  else
+  const o = optimizer as unknown as { setLearningRate?: unknown; learningRate?: unknown };
+  if (typeof o.setLearningRate !== 'function' && typeof o.learningRate !== 'number')
     throw new FeedbackOptionError(
       WHERE,
       'schedule',
       'an optimizer with a learning rate (this one has no learningRate field)',
       optimizer.getClassName(),
     );
-}
-
-function rateOf(optimizer: tf.Optimizer): number | null {
-  const lr = (optimizer as unknown as { learningRate?: unknown }).learningRate;
-  return typeof lr === 'number' ? lr : null;
+  setLearningRate(optimizer, lr);
 }
 
 function makeOptimizer(options: TrainOptions): { optimizer: tf.Optimizer; dispose: () => void } {
@@ -247,18 +255,23 @@ export async function train(
   const tensorData = isTensorData(data);
   if (tensorData) checkBatch('data', data, classes);
   if (options.validationData != null) checkBatch('validationData', options.validationData, classes);
-  const replicas = options.replicas ?? [];
-  if (!Array.isArray(replicas) || replicas.some((r) => typeof r?.gradients !== 'function')) {
+  const replicas: readonly (GradientReplica | AllReduceReplica)[] = options.replicas ?? [];
+  const allReduce = replicas.length > 0 && replicas.every(isAllReduceReplica);
+  if (
+    !Array.isArray(replicas) ||
+    (!allReduce &&
+      replicas.some((r) => typeof (r as Partial<GradientReplica>)?.gradients !== 'function'))
+  ) {
     throw new FeedbackOptionError(
       WHERE,
       'replicas',
-      'an array of GradientReplica (objects with a gradients(job) method)',
+      'an array of GradientReplica (objects with a gradients(job) method) or of AllReduceReplica (begin, shard, update, weights, end)',
       replicas,
     );
   }
   checkSchedule(options.schedule);
   const { optimizer, dispose: disposeOptimizer } = makeOptimizer(options);
-  const baseRate = options.learningRate ?? rateOf(optimizer);
+  const baseRate = options.learningRate ?? learningRateOf(optimizer);
   // a schedule sets the rate every epoch; a learningRate given with your optimizer, once
   const scheduled =
     (options.schedule != null &&
@@ -277,11 +290,17 @@ export async function train(
   }
   const vars = trainableVariables(model);
   const synced = new Set<GradientReplica>();
+  // all-reduce: the replicas' updates still running (each step awaits the last step's)
+  const pending: Promise<void>[] = [];
   const started = performance.now();
   const history: EpochLog[] = [];
   let aborted = false;
 
   try {
+    if (allReduce) {
+      const state = await replicaState(model, vars, optimizer);
+      await Promise.all((replicas as AllReduceReplica[]).map((r) => r.begin(state)));
+    }
     for (let epoch = 0; epoch < epochs && !aborted; epoch++) {
       const t0 = performance.now();
       const rate = scheduled
@@ -321,8 +340,26 @@ export async function train(
           const labels = oneHot(b.y, classes);
           let cost: tf.Scalar | null = null;
           try {
-            if (replicas.length > 0) {
-              batchScores = await parallelStep(model, vars, optimizer, replicas, b, labels, synced);
+            if (allReduce) {
+              batchScores = await allReduceStep(
+                model,
+                vars,
+                optimizer,
+                replicas as AllReduceReplica[],
+                b,
+                labels,
+                pending,
+              );
+            } else if (replicas.length > 0) {
+              batchScores = await parallelStep(
+                model,
+                vars,
+                optimizer,
+                replicas as GradientReplica[],
+                b,
+                labels,
+                synced,
+              );
             } else {
               let crossEntropy: tf.Scalar | null = null;
               cost = optimizer.minimize(
@@ -395,8 +432,14 @@ export async function train(
         await options.onEpoch?.(log);
       }
     }
+    // the replicas' last updates: a failure there fails this train()
+    await Promise.all(pending.splice(0));
   } finally {
     disposeOptimizer();
+    if (allReduce) {
+      await Promise.allSettled(pending);
+      await Promise.allSettled((replicas as AllReduceReplica[]).map((r) => r.end()));
+    }
   }
   return { history, aborted, seconds: (performance.now() - started) / 1000 };
 }

@@ -1,23 +1,28 @@
 /**
  * `@fa-robust/fa-layers/node`: data-parallel training on worker threads (Node only). Each
  * worker has its own tfjs (set up by `@fa-robust/backend`, on the backend this thread uses) and
- * a copy of the model; `train()` sends each one a shard of every batch and the current weights,
- * and takes one optimizer step on the averaged gradients. tfjs' wasm backend runs on one thread,
- * so this is how one training run uses more than one core.
+ * a copy of the model and of the optimizer; `train()` sends each one a shard of every batch,
+ * and every thread applies the same averaged update to its own copy (all-reduce: only the
+ * shards' gradients travel). tfjs' wasm backend runs on one thread, so this is how one training
+ * run uses more than one core.
  */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import {
+  type AllReduceReplica,
   type Batch,
   type BatchSource,
   type GradientReplica,
   type ReplicaJob,
   type ReplicaResult,
+  type ReplicaState,
+  type ShardJob,
   type TrainOptions,
   type TrainResult,
   train,
+  type UpdateJob,
 } from '@fa-robust/fa-layers';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -41,18 +46,27 @@ export interface WorkerReplicasOptions {
   workerModule?: string | URL;
 }
 
+/** A worker-thread replica: either protocol (train() takes all-reduce). */
+export type WorkerReplica = GradientReplica & AllReduceReplica;
+
 /** Worker-thread replicas of a model, for `train(model, data, { replicas })`. */
 export interface WorkerReplicas {
-  readonly replicas: readonly GradientReplica[];
+  readonly replicas: readonly WorkerReplica[];
   /** Stops the worker threads. Idempotent. */
   close(): Promise<void>;
 }
 
-/** Messages between this thread and a replica worker. */
-export type ReplicaRequest = { id: number; job: ReplicaJob };
+/** Messages between this thread and a replica worker (`gradients`: the GradientReplica protocol; the others: AllReduceReplica's). */
+export type ReplicaRequest =
+  | { id: number; op: 'gradients'; job: ReplicaJob }
+  | { id: number; op: 'begin'; state: ReplicaState }
+  | { id: number; op: 'shard'; job: ShardJob }
+  | { id: number; op: 'update'; job: UpdateJob }
+  | { id: number; op: 'weights' }
+  | { id: number; op: 'end' };
 export type ReplicaReply =
   | { type: 'ready' }
-  | { type: 'result'; id: number; result: ReplicaResult }
+  | { type: 'result'; id: number; result: ReplicaResult | Float32Array | null }
   | { type: 'error'; id: number | null; message: string; stack: string };
 
 export interface ReplicaWorkerData {
@@ -130,11 +144,11 @@ async function artifactsOf(model: tfl.LayersModel): Promise<tf.io.ModelArtifacts
   return out!;
 }
 
-class WorkerReplica implements GradientReplica {
+class ThreadReplica implements WorkerReplica {
   private nextId = 1;
   private readonly pending = new Map<
     number,
-    { resolve: (r: ReplicaResult) => void; reject: (e: Error) => void }
+    { resolve: (r: unknown) => void; reject: (e: Error) => void }
   >();
   private failure: Error | null = null;
   closing = false;
@@ -180,13 +194,39 @@ class WorkerReplica implements GradientReplica {
     });
   }
 
-  gradients(job: ReplicaJob): Promise<ReplicaResult> {
+  private call<T>(
+    request: ReplicaRequest extends infer R ? (R extends unknown ? Omit<R, 'id'> : never) : never,
+  ): Promise<T> {
     if (this.failure) return Promise.reject(this.failure);
     const id = this.nextId++;
-    return new Promise<ReplicaResult>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      this.worker.postMessage({ id, job } satisfies ReplicaRequest);
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (r: unknown) => void, reject });
+      this.worker.postMessage({ id, ...request } as ReplicaRequest);
     });
+  }
+
+  gradients(job: ReplicaJob): Promise<ReplicaResult> {
+    return this.call({ op: 'gradients', job });
+  }
+
+  begin(state: ReplicaState): Promise<void> {
+    return this.call({ op: 'begin', state });
+  }
+
+  shard(job: ShardJob): Promise<ReplicaResult> {
+    return this.call({ op: 'shard', job });
+  }
+
+  update(job: UpdateJob): Promise<void> {
+    return this.call({ op: 'update', job });
+  }
+
+  weights(): Promise<Float32Array> {
+    return this.call({ op: 'weights' });
+  }
+
+  end(): Promise<void> {
+    return this.call({ op: 'end' });
   }
 }
 
@@ -219,7 +259,7 @@ export async function workerReplicas(
   const url = workerScript();
   const replicas = Array.from(
     { length: count },
-    (_, i) => new WorkerReplica(new Worker(url, { workerData }), i + 1),
+    (_, i) => new ThreadReplica(new Worker(url, { workerData }), i + 1),
   );
   let closed = false;
   const close = async () => {

@@ -42,8 +42,11 @@ describe('workerReplicas (worker threads)', () => {
       const pool = await workerReplicas(b, { workers: 1 });
       try {
         expect(pool.replicas).toHaveLength(1);
+        // all-reduce: the worker keeps its own weights and optimizer and applies every update itself
         const rb = await train(b, data, { ...options, replicas: pool.replicas });
         expect(rb.history.map((h) => h.loss)).toEqual(ra.history.map((h) => h.loss));
+        const own = b.trainableWeights.flatMap((w) => Array.from(w.read().dataSync()));
+        expect(Array.from(await pool.replicas[0]!.weights())).toEqual(own);
       } finally {
         await pool.close();
         await pool.close(); // idempotent
@@ -110,6 +113,28 @@ describe('workerReplicas (worker threads)', () => {
       /replica worker 1 exited unexpectedly/,
     );
     await pool.close();
+    // the same, all-reduce: the worker dies after its second update
+    const pool3 = await workerReplicas(model, { workers: 1 });
+    const inner = pool3.replicas[0]!;
+    let updates = 0;
+    const dyingAllReduce = {
+      begin: (s: Parameters<typeof inner.begin>[0]) => inner.begin(s),
+      shard: (j: Parameters<typeof inner.shard>[0]) => inner.shard(j),
+      weights: () => inner.weights(),
+      end: () => inner.end(),
+      update: async (j: Parameters<typeof inner.update>[0]) => {
+        const done = inner.update(j);
+        if (++updates === 2)
+          await (
+            inner as unknown as { worker: { terminate(): Promise<number> } }
+          ).worker.terminate();
+        return done;
+      },
+    };
+    await expect(train(model, data, { batchSize: 8, replicas: [dyingAllReduce] })).rejects.toThrow(
+      /replica worker 1 exited unexpectedly/,
+    );
+    await pool3.close();
     // closing the pool while train() waits on a worker fails that train() instead of hanging it
     const pool2 = await workerReplicas(model, { workers: 1 });
     let closes = 0;

@@ -15,10 +15,11 @@ import {
 } from '@fa-robust/attacks';
 import { fileSystem } from '@fa-robust/backend';
 import { batches, type Split, take } from '@fa-robust/datasets';
-import { backpropTwin, lenet, train } from '@fa-robust/fa-layers';
+import { backpropTwin, lenet, scheduledRate, train } from '@fa-robust/fa-layers';
 import { type ResultCell, resultCell, transferSource } from '@fa-robust/metrics';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
+import { loadCheckpoint, removeCheckpoint, saveCheckpoint } from './checkpoint.js';
 import type { DatasetName, Method, TrainSchedule } from './config.js';
 
 /**
@@ -298,7 +299,25 @@ export interface TrainHooks extends StepHooks {
   log?: (line: string) => void;
 }
 
-/** Trains one LeNet on `data` and saves it to `dir`. Deterministic for a given spec and backend. */
+function makeOptimizer(spec: TrainSpec): tf.Optimizer {
+  // as fa-layers' train() makes its named optimizers
+  if (spec.optimizer === 'adam') return tf.train.adam(spec.learningRate);
+  if (spec.optimizer === 'sgd') return tf.train.sgd(spec.learningRate);
+  return tf.train.momentum(spec.learningRate, 0.9);
+}
+
+function disposeOptimizer(optimizer: tf.Optimizer): void {
+  optimizer.dispose();
+  // tfjs 4.22: MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD base keeps
+  (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+}
+
+/**
+ * Trains one LeNet on `data` and saves it to `dir`. Deterministic for a given spec and backend.
+ * It trains epoch by epoch and keeps a checkpoint after each (`<dir>.partial/`, see
+ * checkpoint.ts): an interrupted run resumes from the last finished epoch and ends with the
+ * weights of an uninterrupted one.
+ */
 export async function trainModel(
   spec: TrainSpec,
   data: Split,
@@ -307,14 +326,25 @@ export async function trainModel(
 ): Promise<{ model: tfl.LayersModel; seconds: number; history: TrainEpoch[] }> {
   // Fashion-MNIST's images are MNIST's shape: the same LeNet-5
   const arch = spec.dataset === 'cifar10' ? 'cifar10' : 'mnist';
-  const model = lenet({
-    dataset: arch,
-    feedback: spec.method,
-    seed: spec.seed,
-    ...(spec.feedbackSeed != null ? { feedbackSeed: spec.feedbackSeed } : {}),
-  });
+  const resumed = await loadCheckpoint<TrainEpoch>(dir, spec, hooks.log);
+  const model =
+    resumed?.model ??
+    lenet({
+      dataset: arch,
+      feedback: spec.method,
+      seed: spec.seed,
+      ...(spec.feedbackSeed != null ? { feedbackSeed: spec.feedbackSeed } : {}),
+    });
+  const optimizer = resumed?.optimizer ?? makeOptimizer(spec);
+  const history: TrainEpoch[] = resumed?.history ?? [];
+  let seconds = resumed?.seconds ?? 0;
+  const first = resumed?.epochs ?? 0;
+  if (resumed)
+    hooks.log?.(
+      `  ${spec.dataset}/${spec.id}: resuming after epoch ${first}/${spec.epochs} (checkpoint)`,
+    );
   const n = data.shape[0];
-  let seen = 0;
+  let seen = n * first;
   const source = function* (epoch: number) {
     for (const b of batches(data, {
       batchSize: spec.batchSize,
@@ -327,31 +357,43 @@ export async function trainModel(
       hooks.onProgress?.(seen, n * spec.epochs);
     }
   };
-  const r = await train(model, source, {
-    epochs: spec.epochs,
-    optimizer: spec.optimizer,
-    learningRate: spec.learningRate,
-    ...(spec.schedule ? { schedule: spec.schedule } : {}),
-    seed: spec.seed,
-    ...(hooks.signal ? { signal: hooks.signal } : {}),
-    onEpoch: (e) =>
+  try {
+    for (let e = first; e < spec.epochs; e++) {
+      // one epoch per call, at the rate the whole run's schedule gives epoch e + 1: the same
+      // updates as one train() call over every epoch
+      const r = await train(model, (_k: number) => source(e), {
+        epochs: 1,
+        optimizer,
+        learningRate: spec.learningRate,
+        schedule: (_epoch, _epochs, base) => scheduledRate(spec.schedule, base, e + 1, spec.epochs),
+        seed: spec.seed,
+        ...(hooks.signal ? { signal: hooks.signal } : {}),
+      });
+      if (r.aborted) throw hooks.signal?.reason ?? new Error('aborted');
+      const log = r.history[0]!;
+      seconds += r.seconds;
+      history.push({
+        epoch: e + 1,
+        loss: log.loss,
+        accuracy: log.accuracy,
+        learningRate: log.learningRate,
+        seconds: log.seconds,
+      });
       hooks.log?.(
-        `  ${spec.dataset}/${spec.id} epoch ${e.epoch}/${e.epochs}: loss ${e.loss.toFixed(4)}, train accuracy ${(100 * e.accuracy).toFixed(1)}%`,
-      ),
-  });
-  if (r.aborted) {
+        `  ${spec.dataset}/${spec.id} epoch ${e + 1}/${spec.epochs}: loss ${log.loss.toFixed(4)}, train accuracy ${(100 * log.accuracy).toFixed(1)}%`,
+      );
+      if (e + 1 < spec.epochs)
+        await saveCheckpoint(dir, spec, { model, optimizer, epochs: e + 1, history, seconds });
+    }
+  } catch (err) {
     model.dispose();
-    throw hooks.signal?.reason ?? new Error('aborted');
+    throw err;
+  } finally {
+    disposeOptimizer(optimizer);
   }
   await model.save(fileSystem(dir));
-  const history = r.history.map((e) => ({
-    epoch: e.epoch,
-    loss: e.loss,
-    accuracy: e.accuracy,
-    learningRate: e.learningRate,
-    seconds: e.seconds,
-  }));
-  return { model, seconds: r.seconds, history };
+  await removeCheckpoint(dir);
+  return { model, seconds, history };
 }
 
 /** A context whose twins are built once each, on first use. */

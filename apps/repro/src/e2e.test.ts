@@ -420,7 +420,7 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
   );
 });
 
-describe('shards of one study on one output folder', () => {
+describe.skipIf(!haveMnist)('shards of one study on one output folder', () => {
   it.skipIf(!existsSync(cli))(
     'two --shard processes at once: each model trained once, each step computed once, results as one run gives',
     async () => {

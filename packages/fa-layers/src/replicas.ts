@@ -125,15 +125,7 @@ export function shardGradients(model: tfl.LayersModel, job: ReplicaJob): Replica
       job.draws.length,
     );
   }
-  const n = job.xShape[0]!;
-  if (job.labels.length !== n * classes || job.x.length !== tf.util.sizeFromShape(job.xShape)) {
-    throw new TrainDataError(
-      'shardGradients',
-      'job',
-      `images of shape [${job.xShape}] (${tf.util.sizeFromShape(job.xShape)} values) and ${n * classes} one-hot label values`,
-      `${job.x.length} image values, ${job.labels.length} label values`,
-    );
-  }
+  checkShard(job, classes, 'shardGradients');
   if (job.nonTrainable != null) {
     assignFlat(
       model.nonTrainableWeights.map((w) => w.read() as tf.Variable),
@@ -145,12 +137,39 @@ export function shardGradients(model: tfl.LayersModel, job: ReplicaJob): Replica
   layers.forEach((l, i) => {
     l.feedbackState.draws = job.draws[i]!;
   });
+  return shardResult(model, vars, classes, job);
+}
+
+/** Throws unless a job's images and labels have the sizes its shape and the classes say. */
+function checkShard(
+  job: Pick<ShardJob, 'x' | 'xShape' | 'labels'>,
+  classes: number,
+  where: string,
+): void {
+  const n = job.xShape[0]!;
+  if (job.labels.length !== n * classes || job.x.length !== tf.util.sizeFromShape(job.xShape)) {
+    throw new TrainDataError(
+      where,
+      'job',
+      `images of shape [${job.xShape}] (${tf.util.sizeFromShape(job.xShape)} values) and ${n * classes} one-hot label values`,
+      `${job.x.length} image values, ${job.labels.length} label values`,
+    );
+  }
+}
+
+/** A shard's gradients (flat), loss sum and correct count, at the model's current weights. */
+function shardResult(
+  model: tfl.LayersModel,
+  vars: tf.Variable[],
+  classes: number,
+  job: Pick<ShardJob, 'x' | 'xShape' | 'labels'>,
+): ReplicaResult {
   const t = tf.tidy(() =>
     shardTerms(
       model,
       vars,
       tf.tensor(job.x, job.xShape, 'float32'),
-      tf.tensor2d(job.labels, [n, classes], 'float32'),
+      tf.tensor2d(job.labels, [job.xShape[0]!, classes], 'float32'),
     ),
   );
   try {
@@ -510,33 +529,10 @@ export function allReduceReplica(model: tfl.LayersModel): AllReduceReplica {
       own = null;
     },
     async shard(job) {
-      const n = job.xShape[0]!;
-      if (job.labels.length !== n * classes || job.x.length !== tf.util.sizeFromShape(job.xShape)) {
-        throw new TrainDataError(
-          'AllReduceReplica.shard',
-          'job',
-          `images of shape [${job.xShape}] (${tf.util.sizeFromShape(job.xShape)} values) and ${n * classes} one-hot label values`,
-          `${job.x.length} image values, ${job.labels.length} label values`,
-        );
-      }
-      const t = tf.tidy(() =>
-        shardTerms(
-          model,
-          vars,
-          tf.tensor(job.x, job.xShape, 'float32'),
-          tf.tensor2d(job.labels, [n, classes], 'float32'),
-        ),
-      );
-      try {
-        own = flatten(vars.map((v) => t.grads[v.name]!));
-        return {
-          gradients: own,
-          lossSum: t.lossSum.dataSync()[0]!,
-          correct: t.correct.dataSync()[0]!,
-        };
-      } finally {
-        tf.dispose([t.lossSum, t.correct, ...Object.values(t.grads)]);
-      }
+      checkShard(job, classes, 'AllReduceReplica.shard');
+      const r = shardResult(model, vars, classes, job);
+      own = r.gradients;
+      return r;
     },
     async update(job) {
       if (optimizer == null)

@@ -23,11 +23,14 @@ export const MNIST_FILES = [
   't10k-labels-idx1-ubyte.gz',
 ];
 
-/** The exported MNIST models: folder `<dataset>-<rule>[-...]-<hash>` with a model.json. */
+/**
+ * The exported MNIST models: folder `<dataset>-<rule>[-...]-<hash>` with a model.json (not a
+ * model in training's `<folder>.partial` checkpoint, nor a half-written `.tmp-*` folder).
+ */
 function exportedModels(): { id: string; folder: string; files: string[] }[] {
   if (!existsSync(modelsDir)) return [];
   return readdirSync(modelsDir, { withFileTypes: true })
-    .filter((d) => d.isDirectory() && d.name.startsWith('mnist-'))
+    .filter((d) => d.isDirectory() && /^mnist-.*-[0-9a-f]{12}$/.test(d.name))
     .filter((d) => existsSync(join(modelsDir, d.name, 'model.json')))
     .map((d) => ({
       id: d.name.replace(/-[0-9a-f]{12}$/, ''),

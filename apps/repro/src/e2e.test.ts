@@ -291,6 +291,25 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     // a rerun reuses every step of every seed
     const again = await runRepro(config, { command: 'test', log: () => {} });
     expect(again.computed).toBe(0);
+    // --report-only while seed 2 has nothing finished: the summary of seed 1 alone, which says so
+    await rm(join(config.outDir, 'seed-2'), { recursive: true, force: true });
+    const lines: string[] = [];
+    const partial = await runRepro(config, {
+      command: 'test',
+      reportOnly: true,
+      log: (l) => lines.push(l),
+    });
+    expect(partial.computed).toBe(0);
+    expect(lines).toContain('seed 2: nothing finished yet (report only); left out of the summary');
+    const partialMd = await readFile(join(config.outDir, 'SUMMARY.md'), 'utf8');
+    expect(partialMd).toMatch(
+      /\*\*Partial \(report only\):\*\* seed 2 has no finished dataset yet/,
+    );
+    const one = JSON.parse(await readFile(join(config.outDir, 'summary.json'), 'utf8'));
+    expect(one.seeds).toEqual([1]);
+    expect(one.rows.find((r: { rule: string }) => r.rule === 'fa').clean.values).toEqual([
+      fa.clean.values[0],
+    ]);
     if (!process.env.FA_ROBUST_KEEP_SUMMARY)
       await rm(config.outDir, { recursive: true, force: true });
   });

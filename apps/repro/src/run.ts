@@ -210,10 +210,20 @@ async function runSeeds(
   let reused = 0;
   let waiting = 0;
   const failed = new Set<string>();
+  // --report-only: a seed with nothing finished yet is left out of the summary, which then says so
+  const unfinished: number[] = [];
   for (const [i, seed] of seeds.entries()) {
     const dir = seedFolder(outDir, seed);
     log(`seed ${seed} (${i + 1} of ${seeds.length}): ${dir}`);
-    const r = await runInFolder({ ...config, seed, seeds: null, outDir: dir }, options);
+    let r: RunOutput | PendingShard;
+    try {
+      r = await runInFolder({ ...config, seed, seeds: null, outDir: dir }, options);
+    } catch (e) {
+      if (!(options.reportOnly && e instanceof NoDataError)) throw e;
+      log(`seed ${seed}: nothing finished yet (report only); left out of the summary`);
+      unfinished.push(seed);
+      continue;
+    }
     last = r;
     computed += r.computed;
     reused += r.reused;
@@ -223,7 +233,11 @@ async function runSeeds(
       perSeed.push({ seed, outDir: dir, verdicts: r.verdicts });
     } else waiting += r.waiting;
   }
-  if (studies.length < seeds.length)
+  if (studies.length === 0 && unfinished.length > 0)
+    throw new NoDataError(
+      `report only: no seed of ${seeds.join(', ')} has a finished dataset yet, so there is nothing to report`,
+    );
+  if (studies.length + unfinished.length < seeds.length)
     return {
       outDir,
       results: null,
@@ -250,6 +264,7 @@ async function runSeeds(
       command: options.command,
       seconds: (performance.now() - started) / 1000,
       figures,
+      unfinished,
     }),
   );
   const final = last as RunOutput;

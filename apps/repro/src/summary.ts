@@ -245,11 +245,17 @@ const deg = (v: number | null) => (v == null ? '—' : v.toFixed(1));
 /** SUMMARY.md: the benchmark's first table, then the answers and the mechanism. */
 export function renderSummary(
   summary: Summary,
-  meta: { command: string; seconds: number | null; figures: string[] },
+  meta: { command: string; seconds: number | null; figures: string[]; unfinished?: number[] },
 ): string {
   const out: string[] = [
     '# Learning rules under a sound evaluation: the summary over seeds',
     '',
+    ...(meta.unfinished?.length
+      ? [
+          `**Partial (report only):** seed${meta.unfinished.length > 1 ? 's' : ''} ${meta.unfinished.join(', ')} ${meta.unfinished.length > 1 ? 'have' : 'has'} no finished dataset yet and ${meta.unfinished.length > 1 ? 'are' : 'is'} not in this summary; a dataset appears once one of its seeds is finished, and its figures are over the seeds that are. Rerun the study to finish it.`,
+          '',
+        ]
+      : []),
     `Seeds ${summary.seeds.join(', ')}; each seed is a whole study in \`seed-<s>/\` (its REPORT.md has every cell). Command: \`${meta.command}\`` +
       (meta.seconds != null
         ? `; this run ${(meta.seconds / 60).toFixed(1)} min (steps stored by earlier runs are reused, so a resumed study's whole time is the sum of its runs).`

@@ -190,6 +190,28 @@ function shardSizes(n: number, parts: number): number[] {
 }
 
 /**
+ * The replicas' shards of a batch, as typed arrays (null for a replica without images): shard
+ * k + 1 of `sizes`, this thread's being the first.
+ */
+function replicaShards(b: Batch, labels: tf.Tensor, sizes: readonly number[]): (ShardJob | null)[] {
+  const xShape = b.x.shape.slice(1);
+  let start = sizes[0]!;
+  return sizes.slice(1).map((len) => {
+    const from = start;
+    start += len;
+    if (len === 0) return null;
+    // read outside tf.tidy: it would walk a returned typed array element by element
+    const shard = tf.tidy(() => [
+      tf.cast(tf.slice(b.x, from, len), 'float32'),
+      tf.slice(labels, from, len),
+    ]);
+    const [x, y] = shard.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(shard);
+    return { x: x!, xShape: [len, ...xShape], labels: y! };
+  });
+}
+
+/**
  * One data-parallel step: this thread's shard and the replicas' at the same weights, their
  * mean gradients averaged with weights n_k / n (this thread's first, then the replicas' in
  * order), plus the gradient of the model's regularisation penalties (if any), computed once here (a penalty is a term of the batch's loss, not of each shard's); one
@@ -209,13 +231,10 @@ export async function parallelStep(
   const sizes = shardSizes(n, replicas.length + 1);
   const weights = flatten(vars);
   const draws = feedbackLayers(model).map((l) => l.feedbackState.draws);
-  const xShape = b.x.shape.slice(1);
-  let start = sizes[0]!;
+  const jobs = replicaShards(b, labels, sizes);
   const pending = replicas.map((r, k) => {
-    const len = sizes[k + 1]!;
-    const from = start;
-    start += len;
-    if (len === 0) return null;
+    const job = jobs[k];
+    if (job == null) return null;
     // the non-trainable weights go with each replica's first job of this train() call
     const state: Partial<ReplicaJob> = {};
     if (!synced.has(r)) {
@@ -223,14 +242,7 @@ export async function parallelStep(
       state.nonTrainable = nonTrainable;
       synced.add(r);
     }
-    // read outside tf.tidy: it would walk a returned typed array element by element
-    const shard = tf.tidy(() => [
-      tf.cast(tf.slice(b.x, from, len), 'float32'),
-      tf.slice(labels, from, len),
-    ]);
-    const [x, y] = shard.map((t) => t.dataSync() as Float32Array);
-    tf.dispose(shard);
-    return r.gradients({ weights, draws, x: x!, xShape: [len, ...xShape], labels: y!, ...state });
+    return r.gradients({ weights, draws, ...job, ...state });
   });
   // pending replica promises must not reject unobserved while this thread works
   const results = Promise.all(pending);
@@ -588,21 +600,8 @@ export async function allReduceStep(
 ): Promise<{ lossSum: tf.Scalar; correct: tf.Scalar }> {
   const n = b.x.shape[0]!;
   const sizes = shardSizes(n, replicas.length + 1);
-  const xShape = b.x.shape.slice(1);
-  let start = sizes[0]!;
-  const shards = replicas.map((r, k) => {
-    const len = sizes[k + 1]!;
-    const from = start;
-    start += len;
-    if (len === 0) return null;
-    const shard = tf.tidy(() => [
-      tf.cast(tf.slice(b.x, from, len), 'float32'),
-      tf.slice(labels, from, len),
-    ]);
-    const [x, y] = shard.map((t) => t.dataSync() as Float32Array);
-    tf.dispose(shard);
-    return r.shard({ x: x!, xShape: [len, ...xShape], labels: y! });
-  });
+  const jobs = replicaShards(b, labels, sizes);
+  const shards = replicas.map((r, k) => (jobs[k] == null ? null : r.shard(jobs[k])));
   // the last step's updates and this step's shards: none may reject unobserved meanwhile
   const earlier = pending.splice(0);
   const results = Promise.all([Promise.all(earlier), Promise.all(shards)]);

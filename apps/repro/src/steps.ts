@@ -15,7 +15,14 @@ import {
 } from '@fa-robust/attacks';
 import { fileSystem } from '@fa-robust/backend';
 import { batches, type Split, take } from '@fa-robust/datasets';
-import { backpropTwin, lenet, scheduledRate, train } from '@fa-robust/fa-layers';
+import {
+  backpropTwin,
+  createOptimizer,
+  disposeOptimizer,
+  lenet,
+  scheduledRate,
+  train,
+} from '@fa-robust/fa-layers';
 import { type ResultCell, resultCell, transferSource } from '@fa-robust/metrics';
 import * as tf from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
@@ -299,19 +306,6 @@ export interface TrainHooks extends StepHooks {
   log?: (line: string) => void;
 }
 
-function makeOptimizer(spec: TrainSpec): tf.Optimizer {
-  // as fa-layers' train() makes its named optimizers
-  if (spec.optimizer === 'adam') return tf.train.adam(spec.learningRate);
-  if (spec.optimizer === 'sgd') return tf.train.sgd(spec.learningRate);
-  return tf.train.momentum(spec.learningRate, 0.9);
-}
-
-function disposeOptimizer(optimizer: tf.Optimizer): void {
-  optimizer.dispose();
-  // tfjs 4.22: MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD base keeps
-  (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
-}
-
 /**
  * Trains one LeNet on `data` and saves it to `dir`. Deterministic for a given spec and backend.
  * It trains epoch by epoch and keeps a checkpoint after each (`<dir>.partial/`, see
@@ -335,7 +329,7 @@ export async function trainModel(
       seed: spec.seed,
       ...(spec.feedbackSeed != null ? { feedbackSeed: spec.feedbackSeed } : {}),
     });
-  const optimizer = resumed?.optimizer ?? makeOptimizer(spec);
+  const optimizer = resumed?.optimizer ?? createOptimizer(spec.optimizer, spec.learningRate);
   const history: TrainEpoch[] = resumed?.history ?? [];
   let seconds = resumed?.seconds ?? 0;
   const first = resumed?.epochs ?? 0;

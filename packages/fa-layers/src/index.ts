@@ -28,6 +28,12 @@ export {
   lenet,
 } from './lenet.js';
 export { FEEDBACK_MODES, type FeedbackMode, KP_DEFAULT_WEIGHT_DECAY } from './modes.js';
+export {
+  createOptimizer,
+  defaultLearningRate,
+  disposeOptimizer,
+  type OptimizerName,
+} from './optimizers.js';
 export { FA_LAYER_CLASSES, feedbackLayers, registerFaLayers } from './register.js';
 export {
   type AllReduceReplica,
@@ -48,7 +54,6 @@ export {
   type BatchLog,
   type EpochLog,
   type LearningRateSchedule,
-  type OptimizerName,
   scheduledRate,
   type TrainOptions,
   type TrainResult,

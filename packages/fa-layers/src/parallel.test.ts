@@ -4,6 +4,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { TrainDataError } from './errors.js';
 import type { FeedbackMode } from './modes.js';
+import { disposeOptimizer } from './optimizers.js';
 import {
   type AllReduceReplica,
   allReduceReplica,
@@ -227,8 +228,7 @@ describe('train with all-reduce replicas', () => {
         await train(model, data, { batchSize: 5, optimizer, replicas, epochs: 2 });
         const leaked = tf.memory().numTensors - before;
         const w = model.getWeights().map((t) => t.dataSync() as Float32Array);
-        optimizer.dispose();
-        (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+        disposeOptimizer(optimizer);
         model.dispose();
         return { w, leaked };
       };

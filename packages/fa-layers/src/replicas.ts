@@ -3,6 +3,7 @@ import type * as tfl from '@tensorflow/tfjs-layers';
 import type { Batch } from './data.js';
 import { outputClasses } from './data.js';
 import { TrainDataError } from './errors.js';
+import { disposeOptimizer } from './optimizers.js';
 import { feedbackLayers } from './register.js';
 import { penaltyGradients, scores } from './scores.js';
 
@@ -509,9 +510,7 @@ export function allReduceReplica(model: tfl.LayersModel): AllReduceReplica {
   let optimizer: tf.Optimizer | null = null;
   let own: Float32Array | null = null;
   const free = () => {
-    optimizer?.dispose();
-    // tfjs 4.22: MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD base keeps
-    (optimizer as unknown as { c?: tf.Tensor } | null)?.c?.dispose();
+    if (optimizer != null) disposeOptimizer(optimizer);
     optimizer = null;
   };
   const setDraws = (draws: readonly number[], field: string) => {

@@ -13,6 +13,12 @@ import {
 } from './data.js';
 import { FeedbackOptionError } from './errors.js';
 import {
+  createOptimizer,
+  defaultLearningRate,
+  disposeOptimizer,
+  type OptimizerName,
+} from './optimizers.js';
+import {
   type AllReduceReplica,
   allReduceStep,
   type GradientReplica,
@@ -24,8 +30,6 @@ import {
   trainableVariables,
 } from './replicas.js';
 import { evaluate, scores, withPenalties } from './scores.js';
-
-export type OptimizerName = 'sgd' | 'momentum' | 'adam';
 
 /**
  * The learning rate of each epoch, from the base rate (`learningRate`, or the optimizer's own):
@@ -203,29 +207,15 @@ function makeOptimizer(options: TrainOptions): { optimizer: tf.Optimizer; dispos
     }
     return { optimizer: o, dispose: () => {} };
   }
-  const lr = options.learningRate ?? (o === 'adam' ? 1e-3 : 0.01);
-  if (typeof lr !== 'number' || !(lr > 0))
-    throw new FeedbackOptionError(WHERE, 'learningRate', 'a number > 0', lr);
-  const owned = (optimizer: tf.Optimizer) => ({ optimizer, dispose: () => optimizer.dispose() });
-  if (o === 'adam') return owned(tf.train.adam(lr));
-  if (o === 'sgd') return owned(tf.train.sgd(lr));
-  if (o === 'momentum') {
-    const optimizer = tf.train.momentum(lr, 0.9);
-    return {
-      optimizer,
-      dispose: () => {
-        optimizer.dispose();
-        // tfjs 4.22: MomentumOptimizer.dispose() forgets the learning-rate scalar its SGD base keeps.
-        (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
-      },
-    };
-  }
-  throw new FeedbackOptionError(
-    WHERE,
-    'optimizer',
-    "a tf.Optimizer, 'sgd', 'momentum' or 'adam'",
-    o,
-  );
+  if (o !== 'adam' && o !== 'sgd' && o !== 'momentum')
+    throw new FeedbackOptionError(
+      WHERE,
+      'optimizer',
+      "a tf.Optimizer, 'sgd', 'momentum' or 'adam'",
+      o,
+    );
+  const optimizer = createOptimizer(o, options.learningRate ?? defaultLearningRate(o), WHERE);
+  return { optimizer, dispose: () => disposeOptimizer(optimizer) };
 }
 
 /**
@@ -270,7 +260,7 @@ export async function train(
     );
   }
   checkSchedule(options.schedule);
-  const { optimizer, dispose: disposeOptimizer } = makeOptimizer(options);
+  const { optimizer, dispose: releaseOptimizer } = makeOptimizer(options);
   const baseRate = options.learningRate ?? learningRateOf(optimizer);
   // a schedule sets the rate every epoch; a learningRate given with your optimizer, once
   const scheduled =
@@ -280,7 +270,7 @@ export async function train(
       options.optimizer instanceof tf.Optimizer &&
       options.learningRate != null);
   if (scheduled && baseRate == null) {
-    disposeOptimizer();
+    releaseOptimizer();
     throw new FeedbackOptionError(
       WHERE,
       'learningRate',
@@ -435,7 +425,7 @@ export async function train(
     // the replicas' last updates: a failure there fails this train()
     await Promise.all(pending.splice(0));
   } finally {
-    disposeOptimizer();
+    releaseOptimizer();
     if (allReduce) {
       await Promise.allSettled(pending);
       await Promise.allSettled((replicas as AllReduceReplica[]).map((r) => r.end()));

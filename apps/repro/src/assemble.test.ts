@@ -337,6 +337,8 @@ describe('auditComparisons', () => {
       ['own path vs random noise', 0, 2, 8, 10],
       ['AutoAttack vs Square', 0, 7, 3, 10],
       ['AutoAttack vs BP-surrogate transfer', 1, 4, 3, 6],
+      // BIM is the one attack run through both: own 1111111101 vs true 1100000011
+      ['own path vs true gradient, same attacks', 6, 1, 9, 4],
     ];
     expect(
       cmps.map((c) => [c.label, c.onlyA, c.onlyB, c.accuracyA * 10, c.accuracyB * 10]),
@@ -351,6 +353,8 @@ describe('auditComparisons', () => {
     expect(cmps[0]!.b).toEqual(['bim/true', 'autoattack/true']);
     expect(cmps[4]!.a).toEqual(['autoattack/true']);
     expect(cmps[4]!.b).toEqual(['square/none']);
+    // FGSM (own only) and AutoAttack (true only) are left out of the same-attack pair
+    expect([cmps[6]!.a, cmps[6]!.b]).toEqual([['bim/own'], ['bim/true']]);
   });
 
   it('leaves out a comparison with an empty side', () => {

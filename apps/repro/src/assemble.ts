@@ -143,9 +143,58 @@ export const COMPARISONS: readonly [string, RobustGroup, RobustGroup][] = [
 ];
 
 /**
+ * Own path vs true gradient on only the attacks run through both (FGSM and BIM: the same loss,
+ * steps and seeds, only the gradient differs). When the true gradient does no better there,
+ * the feedback path is not what misleads the attacks: their loss is (see verdict.ts).
+ */
+export const SAME_ATTACKS = 'own path vs true gradient, same attacks';
+
+/** One paired comparison of two sets of masks, with McNemar's exact test. */
+function paired(
+  head: Pick<ComparisonRecord, 'dataset' | 'model' | 'epsilon' | 'label'>,
+  a: readonly { cell: ResultCell; mask: Uint8Array }[],
+  b: readonly { cell: ResultCell; mask: Uint8Array }[],
+  n: number,
+): ComparisonRecord | null {
+  if (!a.length || !b.length) return null;
+  const tagsA = a.map((x) => cellTag(x.cell));
+  const tagsB = b.map((x) => cellTag(x.cell));
+  if (tagsA.length === tagsB.length && tagsA.every((t) => tagsB.includes(t))) return null;
+  const ma = worstCase(
+    a.map((x) => x.mask),
+    n,
+  );
+  const mb = worstCase(
+    b.map((x) => x.mask),
+    n,
+  );
+  let onlyA = 0;
+  let onlyB = 0;
+  let ca = 0;
+  let cb = 0;
+  for (let i = 0; i < n; i++) {
+    ca += ma[i]!;
+    cb += mb[i]!;
+    if (ma[i] && !mb[i]) onlyA++;
+    if (mb[i] && !ma[i]) onlyB++;
+  }
+  return {
+    ...head,
+    a: tagsA,
+    b: tagsB,
+    n,
+    onlyA,
+    onlyB,
+    accuracyA: n ? ca / n : 0,
+    accuracyB: n ? cb / n : 0,
+    pValue: mcnemarExact(onlyA, onlyB),
+  };
+}
+
+/**
  * Paired comparisons of two groups of attacks on the same images (each side the per-example
- * worst case over its attacks), with McNemar's exact test. A comparison of a group with itself
- * (BP's own path is its true gradient) is left out.
+ * worst case over its attacks), with McNemar's exact test: the COMPARISONS, then SAME_ATTACKS.
+ * A comparison of a group with itself (BP's own path is its true gradient) is left out.
  */
 export function auditComparisons(
   dataset: string,
@@ -159,45 +208,23 @@ export function auditComparisons(
   for (const epsilon of epsilons) {
     const all = auditMasks(dataset, model, epsilon, outputs, steps, n);
     for (const [label, ga, gb] of COMPARISONS) {
-      const a = all.filter((x) => ROBUST_GROUPS[ga](x.cell));
-      const b = all.filter((x) => ROBUST_GROUPS[gb](x.cell));
-      if (!a.length || !b.length) continue;
-      const tagsA = a.map((x) => cellTag(x.cell));
-      const tagsB = b.map((x) => cellTag(x.cell));
-      if (tagsA.length === tagsB.length && tagsA.every((t) => tagsB.includes(t))) continue;
-      const ma = worstCase(
-        a.map((x) => x.mask),
+      const rec = paired(
+        { dataset, model, epsilon, label },
+        all.filter((x) => ROBUST_GROUPS[ga](x.cell)),
+        all.filter((x) => ROBUST_GROUPS[gb](x.cell)),
         n,
       );
-      const mb = worstCase(
-        b.map((x) => x.mask),
-        n,
-      );
-      let onlyA = 0;
-      let onlyB = 0;
-      let ca = 0;
-      let cb = 0;
-      for (let i = 0; i < n; i++) {
-        ca += ma[i]!;
-        cb += mb[i]!;
-        if (ma[i] && !mb[i]) onlyA++;
-        if (mb[i] && !ma[i]) onlyB++;
-      }
-      out.push({
-        dataset,
-        model,
-        epsilon,
-        label,
-        a: tagsA,
-        b: tagsB,
-        n,
-        onlyA,
-        onlyB,
-        accuracyA: n ? ca / n : 0,
-        accuracyB: n ? cb / n : 0,
-        pValue: mcnemarExact(onlyA, onlyB),
-      });
+      if (rec) out.push(rec);
     }
+    const attackOf = (c: ResultCell) => `${c.attack}:${c.variant ?? ''}`;
+    const own = all.filter((x) => x.cell.source === 'own');
+    const tru = all.filter((x) => x.cell.source === 'true');
+    const both = new Set(own.map((x) => attackOf(x.cell)));
+    const inTrue = new Set(tru.map((x) => attackOf(x.cell)));
+    const same = (xs: typeof all) =>
+      xs.filter((x) => both.has(attackOf(x.cell)) && inTrue.has(attackOf(x.cell)));
+    const rec = paired({ dataset, model, epsilon, label: SAME_ATTACKS }, same(own), same(tru), n);
+    if (rec) out.push(rec);
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { relative } from 'node:path';
 import { resolveConfig, type Shard, USAGE } from './args.js';
 import { ConfigError } from './config.js';
 import { runRepro, runShard } from './run.js';
+import { verdictLabel } from './verdict.js';
 
 /** Errors that describe the user's situation: a sentence, not a stack trace (exit 1). */
 const USER_ERRORS = ['RunLockedError', 'NoDataError', 'OutputFolderError'];
@@ -60,7 +61,7 @@ async function main(argv: string[]): Promise<number> {
     if (out.seeds) {
       for (const s of out.seeds)
         console.log(
-          `  seed ${s.seed}: ${s.verdicts.map((v) => `${v.dataset} ${v.model} ${v.verdict}`).join('; ')}`,
+          `  seed ${s.seed}: ${s.verdicts.map((v) => `${v.dataset} ${v.model} ${verdictLabel(v)}`).join('; ')}`,
         );
       console.log(
         `  wrote ${rel}/SUMMARY.md, summary.json and figures/ (each seed's REPORT.md is in ${rel}/seed-<s>/)`,
@@ -68,7 +69,9 @@ async function main(argv: string[]): Promise<number> {
     } else {
       for (const v of out.verdicts) {
         const several = out.verdicts.filter((w) => w.dataset === v.dataset).length > 1;
-        console.log(`  ${v.dataset}${several ? ` ${v.model}` : ''}: ${v.verdict} — ${v.summary}`);
+        console.log(
+          `  ${v.dataset}${several ? ` ${v.model}` : ''}: ${verdictLabel(v)} — ${v.summary}`,
+        );
       }
       console.log(`  wrote ${rel}/REPORT.md, results.json, results.csv and figures/`);
     }

@@ -7,7 +7,8 @@ import { readResults } from '@fa-robust/metrics/node';
 import { describe, expect, it } from 'vitest';
 import { PRESETS, type ReproConfig } from './config.js';
 import { runRepro } from './run.js';
-import { auditVerdict } from './verdict.js';
+import { readRuns } from './runlog.js';
+import { auditVerdict, verdictLabel } from './verdict.js';
 
 const dataDir = process.env.FA_ROBUST_DATA_DIR;
 const haveMnist =
@@ -123,7 +124,15 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     // the report states the verdict that the audit gives on the results file it wrote
     const verdict = auditVerdict(results, 'mnist', 'fa');
     expect(first.verdicts.map((v) => v.verdict)).toEqual([verdict.verdict]);
-    expect(report).toContain(`### MNIST: **${verdict.verdict}**`);
+    expect(report).toContain(`### MNIST: **${verdictLabel(verdict)}**`);
+    // the run kept a record of its wall time, and the report states it
+    const runs1 = await readRuns(config.outDir);
+    expect(runs1.map((r) => [r.command, r.outcome, r.computed])).toEqual([
+      ['test', 'finished', first.computed],
+    ]);
+    expect(report).toMatch(
+      /\*\*Wall time:\*\* \d+\.\d min over the study's 1 recorded run \(`runs\/`/,
+    );
     expect(report).toContain(verdict.summary);
     expect(report).not.toMatch(/no audit cells/);
     expect((await readFile(join(config.outDir, 'results.csv'), 'utf8')).split('\n')[0]).toMatch(
@@ -133,6 +142,7 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     const again = await runRepro(config, { command: 'test', log: () => {} });
     expect(again.computed).toBe(0);
     expect(again.reused).toBe(first.computed);
+    expect((await readRuns(config.outDir)).map((r) => r.computed)).toEqual([first.computed, 0]);
     expect(again.results.cells).toEqual(results.cells.map((c) => ({ ...c })));
     expect(again.results.environment.reusedFromOtherBackends).toBeUndefined();
     // a step stored by a run on another backend is reused, and said: its numbers are that backend's
@@ -305,6 +315,16 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(partialMd).toMatch(
       /\*\*Partial \(report only\):\*\* seed 2 has no finished dataset yet/,
     );
+    // what it cost: seed 1's compute, and the wall time of its two computing runs (the
+    // report-only run computed nothing and kept no record)
+    expect((await readRuns(join(config.outDir, 'seed-1'))).map((r) => r.outcome)).toEqual([
+      'finished',
+      'finished',
+    ]);
+    expect(partialMd).toMatch(
+      /\*\*Cost:\*\* compute \d+\.\d worker-hours over the seeds shown \(training \d+\.\d, attacks \d+\.\d;.*measured wall time \d+\.\d min over 2 recorded runs/,
+    );
+    expect(partialMd).toMatch(/Command: `test` \(report only: rebuilt from the steps/);
     const one = JSON.parse(await readFile(join(config.outDir, 'summary.json'), 'utf8'));
     expect(one.seeds).toEqual([1]);
     expect(one.rows.find((r: { rule: string }) => r.rule === 'fa').clean.values).toEqual([

@@ -6,7 +6,8 @@ import {
   transferSource,
 } from '@fa-robust/metrics';
 import { fmtEps, formatP, pct, sameEps } from './format.js';
-import { type AuditVerdict, HEADLINE_EPS } from './verdict.js';
+import { formatWall, type WallTime } from './runlog.js';
+import { type AuditVerdict, HEADLINE_EPS, verdictLabel } from './verdict.js';
 
 function cell(
   results: Results,
@@ -300,12 +301,27 @@ function accuracyTable(
 
 export interface ReportMeta {
   command: string;
+  /** This run's time. */
   seconds: number;
+  /** Nothing was computed: the report is rebuilt from stored steps (--report-only). */
+  reportOnly?: boolean;
+  /** The study's wall time over every run recorded in runs/ (see runlog.ts). */
+  wall?: WallTime;
   figures: string[];
   datasetNotes: string[];
   /** Worker threads the run used (the compute time of each part divided by it is about its wall time). */
   workers?: number;
 }
+
+/** The study's wall time over its recorded runs, as a sentence (empty without records). */
+export function wallSentence(wall: WallTime | undefined): string {
+  if (!wall?.runs) return '';
+  const at = (iso: string) => `${iso.slice(0, 16).replace('T', ' ')} UTC`;
+  return ` **Wall time:** ${formatWall(wall.seconds)} over the study's ${wall.runs} recorded run${wall.runs > 1 ? 's' : ''} (\`runs/\`, ${at(wall.first!)} to ${at(wall.last!)}; the union of their intervals, so the gaps between runs do not count and shards running at once count once).`;
+}
+
+/** The command that redoes a study: a report-only run's command without --report-only. */
+export const rerunCommand = (command: string) => command.replace(/\s+--report-only\b/g, '');
 
 const f = (x: { accuracy: number; interval: [number, number] } | null | undefined) =>
   x ? `${pct(x.accuracy)} [${pct(x.interval[0])}, ${pct(x.interval[1])}]` : '—';
@@ -349,8 +365,11 @@ function robustTable(results: Results, dataset: string, model: string): string[]
   return lines;
 }
 
-/** Seconds of compute per part, from the cells' and models' own times. */
-function timeTable(results: Results, workers: number | undefined): string[] {
+/**
+ * Seconds of compute per part ('MNIST: training', 'MNIST: audit: AutoAttack', ...), from the
+ * models' and cells' own times (a transfer cell shares its step's time with its source cell).
+ */
+export function computeParts(results: Results): Map<string, number> {
   const parts = new Map<string, number>();
   const add = (k: string, s: number | undefined) => {
     if (s != null) parts.set(k, (parts.get(k) ?? 0) + s);
@@ -363,11 +382,16 @@ function timeTable(results: Results, workers: number | undefined): string[] {
     );
   }
   for (const c of results.cells) {
-    // a transfer cell shares its step's time with the source cell
     if (c.attack === 'none' || c.source.startsWith('transfer:')) continue;
     const part = c.variant === 'paper' ? "the paper's attacks" : `audit: ${attackLabel(c.attack)}`;
     add(`${datasetLabel(c.dataset)}: ${part}`, c.seconds);
   }
+  return parts;
+}
+
+/** Seconds of compute per part, from the cells' and models' own times. */
+function timeTable(results: Results, workers: number | undefined): string[] {
+  const parts = computeParts(results);
   if (!parts.size) return [];
   const lines = [
     '| part | compute (worker-minutes) |',
@@ -411,10 +435,14 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
   out.push(
     '# On the Adversarial Robustness of Neural Networks without Weight Transport — reproduction and audit',
     '',
-    `Generated ${results.createdAt} by \`${meta.command}\` in ${(meta.seconds / 60).toFixed(1)} min ` +
-      `(preset \`${String(cfg.preset)}\`, seed ${String(cfg.seed)}, backend ${results.environment.backend}; ` +
+    `Generated ${results.createdAt} by \`${meta.command}\`` +
+      (meta.reportOnly
+        ? ' from the steps earlier runs stored (report only, nothing recomputed; '
+        : ` in ${(meta.seconds / 60).toFixed(1)} min (`) +
+      `preset \`${String(cfg.preset)}\`, seed ${String(cfg.seed)}, backend ${results.environment.backend}; ` +
       `the paper's figures with ${paperRules ? "the paper's update equations" : 'the standard update rules'}, ` +
-      `${cfg.attacks?.iterations ?? 10} iterations, mu ${mu}).`,
+      `${cfg.attacks?.iterations ?? 10} iterations, mu ${mu}).` +
+      wallSentence(meta.wall),
     '',
     `**Threat model.** L∞ balls of radius ε around ${auditN ? `the first ${auditN}` : 'the'} test images, pixels in [0, 1]. ` +
       'Every robust accuracy, verdict and claim below counts only attacks whose every example stayed inside its ball and the pixel range (checked per cell, float32 slack 1e-5), ' +
@@ -456,7 +484,8 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
     'The paper attacks each network through its own backward path; for FA that path uses the feedback matrices, not W^T, so the attacker follows an approximate gradient. ' +
       'The forward function of an FA network is an ordinary differentiable function: an attacker can use its true gradient (FGSM, BIM and AutoAttack through the BP twin), ' +
       'need no gradient at all (Square), or transfer examples from an independently trained BP network. ' +
-      `If any of these does better than the own-path attacks by ${pct(0.1)} or more on the same images, significantly by McNemar's exact test (p < 0.05), the apparent robustness is gradient masking.`,
+      `If any of these does better than the own-path attacks by ${pct(0.1)} or more on the same images, significantly by McNemar's exact test (p < 0.05), the apparent robustness is gradient masking. ` +
+      `Where it is, the attacks run through both gradients (FGSM and BIM: the same loss, steps and seeds) say what masks: if the true gradient does as badly with them, the feedback path is not the poor guide, the cross-entropy loss is (**gradient masking (loss)**: it gives no direction on confident logits, whichever gradient follows it); if the true gradient does better with them by ${pct(0.1)} or more, with p < 0.05, it is **gradient masking (feedback path)**, and if it does significantly better by less, **gradient masking (feedback path and loss)**.`,
     '',
   );
   const bpShown = new Set<string>();
@@ -464,7 +493,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
     // a study of several rules names each; the paper's (FA alone) keeps its headings
     const several = verdicts.filter((w) => w.dataset === v.dataset).length > 1;
     out.push(
-      `### ${datasetLabel(v.dataset)}${several ? `, ${v.model.toUpperCase()}` : ''}: **${v.verdict}**`,
+      `### ${datasetLabel(v.dataset)}${several ? `, ${v.model.toUpperCase()}` : ''}: **${verdictLabel(v)}**`,
       '',
       `${v.summary}.`,
       '',
@@ -633,7 +662,7 @@ export function renderReport(results: Results, verdicts: AuditVerdict[], meta: R
     '## How to rerun',
     '',
     '```sh',
-    `${meta.command}`,
+    rerunCommand(meta.command),
     '```',
     '',
     'The run is resumable: every finished experiment cell is saved under `cells/` and trained models under `models/`; ' +

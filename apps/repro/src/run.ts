@@ -28,7 +28,8 @@ import { cleanAccuracy, modelsSaved, prepareModels } from './models.js';
 import { planDataset, REFERENCE_ID, subjects } from './plan.js';
 import { WorkerPool } from './pool.js';
 import { progressBoard } from './progress.js';
-import { renderReport } from './report.js';
+import { computeParts, renderReport } from './report.js';
+import { type RunLog, type RunRecord, readRuns, startRunLog, wallTime } from './runlog.js';
 import { stepContext } from './steps.js';
 import {
   CellStore,
@@ -185,6 +186,26 @@ export async function runShard(
   return runInFolder(config, options);
 }
 
+/** A study folder's run records, this run's own as of now. */
+async function studyRuns(dir: string, runLog: RunLog | null): Promise<RunRecord[]> {
+  const runs = await readRuns(dir);
+  if (!runLog) return runs;
+  const me = runLog.current();
+  return [...runs.filter((r) => !(r.pid === me.pid && r.started === me.started)), me];
+}
+
+/** Compute seconds summed over studies: training, and everything else (the attacks). */
+function studyCompute(results: readonly Results[], workers: number) {
+  let training = 0;
+  let attacks = 0;
+  for (const r of results)
+    for (const [k, sec] of computeParts(r)) {
+      if (k.endsWith(': training')) training += sec;
+      else attacks += sec;
+    }
+  return { training, attacks, workers };
+}
+
 /** The folder of one seed's study in a study over seeds. */
 export const seedFolder = (outDir: string, seed: number) => join(outDir, `seed-${seed}`);
 
@@ -265,6 +286,14 @@ async function runSeeds(
       seconds: (performance.now() - started) / 1000,
       figures,
       unfinished,
+      ...(options.reportOnly ? { reportOnly: true } : {}),
+      wall: wallTime(
+        (await Promise.all(studies.map((st) => readRuns(seedFolder(outDir, st.seed))))).flat(),
+      ),
+      compute: studyCompute(
+        studies.map((st) => st.results),
+        resolveWorkers(config.workers, (last as RunOutput).backend.name),
+      ),
     }),
   );
   const final = last as RunOutput;
@@ -294,8 +323,20 @@ async function runInFolder(
     throw new OutputFolderError(`the output folder ${outDir} ${why}: give --out another folder`);
   }
   const lock = await lockOutput(outDir, options.command, options.shard);
+  // a run that computes keeps a record of its wall time (runs/); a report-only run computes nothing
+  const runLog = options.reportOnly
+    ? null
+    : await startRunLog(outDir, {
+        command: options.command,
+        ...(options.shard ? { shard: `${options.shard.index}/${options.shard.count}` } : {}),
+      });
   try {
-    return await runLocked(config, options, outDir, log, started);
+    const out = await runLocked(config, options, outDir, log, started, runLog);
+    await runLog?.finish('finished', out.computed);
+    return out;
+  } catch (e) {
+    await runLog?.finish(options.signal?.aborted ? 'interrupted' : 'failed');
+    throw e;
   } finally {
     await lock.release();
   }
@@ -307,6 +348,7 @@ async function runLocked(
   outDir: string,
   log: (line: string) => void,
   started: number,
+  runLog: RunLog | null,
 ): Promise<RunOutput | PendingShard> {
   const backend = await setupBackend({ backend: config.backend });
   log(`backend: ${backend.name} (${backend.reason}${backend.simd ? ', SIMD' : ''})`);
@@ -336,6 +378,7 @@ async function runLocked(
       backend,
       pool,
       versions: versions(),
+      runLog,
     });
   } catch (e) {
     // a step that failed because the pool was stopped by an abort reports the abort
@@ -354,6 +397,8 @@ interface StudyEnv {
   outDir: string;
   backend: BackendInfo;
   pool: WorkerPool<WorkerJob> | null;
+  /** This run's wall-time record (null for --report-only). */
+  runLog: RunLog | null;
 }
 
 /** One dataset's part of the study, phase by phase; null when its data is not to be had. */
@@ -669,6 +714,8 @@ async function fullStudy(
     renderReport(results, verdicts, {
       command: options.command,
       seconds,
+      ...(options.reportOnly ? { reportOnly: true } : {}),
+      wall: wallTime(await studyRuns(outDir, env.runLog)),
       figures: figureFiles,
       datasetNotes: parts.notes,
       workers: env.pool?.size ?? 1,

@@ -13,7 +13,8 @@ import {
   modelColor,
   type Results,
 } from '@fa-robust/metrics';
-import { type AuditVerdict, HEADLINE_EPS, ROBUST_SHARE, type Verdict } from './verdict.js';
+import { formatWall, type WallTime } from './runlog.js';
+import { type AuditVerdict, HEADLINE_EPS, ROBUST_SHARE, verdictLabel } from './verdict.js';
 
 /** One seed's finished study. */
 export interface SeedStudy {
@@ -41,7 +42,8 @@ export interface SummaryRow {
   ownPath: Record<string, OverSeeds>;
   autoAttack: Record<string, OverSeeds>;
   worstCase: Record<string, OverSeeds>;
-  verdicts: Partial<Record<Verdict, number>>;
+  /** Seeds per verdict, masking with its source ('gradient masking (loss)', see verdictLabel). */
+  verdicts: Record<string, number>;
   /** Median own-path vs true input-gradient angle (degrees); null for bp. */
   gradientAngle: OverSeeds | null;
   /** W-B angle per layer (degrees). */
@@ -136,10 +138,10 @@ export function summarize(studies: readonly SeedStudy[]): Summary {
       };
       const byEps = (label: string) =>
         Object.fromEntries(epsilons[d]!.map((e) => [key(e), robust(label, e)]));
-      const verdicts: Partial<Record<Verdict, number>> = {};
+      const verdicts: Record<string, number> = {};
       for (const s of studies) {
         const v = s.verdicts.find((x) => x.dataset === d && x.model === rule);
-        if (v) verdicts[v.verdict] = (verdicts[v.verdict] ?? 0) + 1;
+        if (v) verdicts[verdictLabel(v)] = (verdicts[verdictLabel(v)] ?? 0) + 1;
       }
       const angles = studies.map(
         (s) =>
@@ -242,10 +244,45 @@ const range = (s: OverSeeds, f = pct) =>
   s.mean == null ? '—' : s.values.length > 1 ? `${f(s.mean)} (${f(s.min)}–${f(s.max)})` : f(s.mean);
 const deg = (v: number | null) => (v == null ? '—' : v.toFixed(1));
 
+/** What the study cost: its compute over the seeds shown, and its measured wall time. */
+function costLines(meta: Parameters<typeof renderSummary>[1]): string[] {
+  const c = meta.compute;
+  const w = meta.wall;
+  if (!c && !w?.runs) return [];
+  const h = (s: number) => (s / 3600).toFixed(1);
+  const parts: string[] = [];
+  if (c)
+    parts.push(
+      `compute ${h(c.training + c.attacks)} worker-hours over the seeds shown (training ${h(c.training)}, attacks ${h(c.attacks)}; each model's and step's own time), ` +
+        `about ${h((c.training + c.attacks) / c.workers)} h of wall time on ${c.workers} worker${c.workers > 1 ? 's' : ''}`,
+    );
+  if (w?.runs) {
+    parts.push(
+      `measured wall time ${formatWall(w.seconds)} over ${w.runs} recorded run${w.runs > 1 ? 's' : ''} (the union of their intervals in \`seed-<s>/runs/\`, ${w.first!.slice(0, 10)} to ${w.last!.slice(0, 10)})`,
+    );
+    if (c && c.training + c.attacks > 1.05 * w.seconds * c.workers)
+      parts.push(
+        'more compute than the recorded runs could hold on these workers: some steps were computed by runs that kept no record (before runs/ existed), so the measured figure is a lower bound',
+      );
+  }
+  return [`**Cost:** ${parts.join('; ')}.`, ''];
+}
+
 /** SUMMARY.md: the benchmark's first table, then the answers and the mechanism. */
 export function renderSummary(
   summary: Summary,
-  meta: { command: string; seconds: number | null; figures: string[]; unfinished?: number[] },
+  meta: {
+    command: string;
+    seconds: number | null;
+    figures: string[];
+    unfinished?: number[];
+    /** Nothing was computed (--report-only). */
+    reportOnly?: boolean;
+    /** The union of every seed's recorded runs (seed-<s>/runs/). */
+    wall?: WallTime;
+    /** Compute summed over the seeds shown: training and the rest (attacks), in seconds. */
+    compute?: { training: number; attacks: number; workers: number };
+  },
 ): string {
   const out: string[] = [
     '# Learning rules under a sound evaluation: the summary over seeds',
@@ -257,10 +294,13 @@ export function renderSummary(
         ]
       : []),
     `Seeds ${summary.seeds.join(', ')}; each seed is a whole study in \`seed-<s>/\` (its REPORT.md has every cell). Command: \`${meta.command}\`` +
-      (meta.seconds != null
-        ? `; this run ${(meta.seconds / 60).toFixed(1)} min (steps stored by earlier runs are reused, so a resumed study's whole time is the sum of its runs).`
-        : '.'),
+      (meta.reportOnly
+        ? ' (report only: rebuilt from the steps earlier runs stored, nothing recomputed).'
+        : meta.seconds != null
+          ? `; this run ${(meta.seconds / 60).toFixed(1)} min (steps stored by earlier runs are reused).`
+          : '.'),
     '',
+    ...costLines(meta),
     'Each number is a percentage: the mean over seeds, and in brackets the lowest and highest seed. Clean accuracy is on the whole test set. ' +
       "Robust accuracy is on the audit's images (the same for every attack and rule), in-ball attacks only (L∞ ≤ ε, pixels in [0, 1]). " +
       "**own** is the strongest attack through the network's own backward path (for FA and its relatives, the feedback path); " +

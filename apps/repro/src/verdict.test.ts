@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { auditComparisons, auditRobustRecords } from './assemble.js';
 import { checkClaims, renderReport } from './report.js';
 import type { StepOutput } from './steps.js';
-import { auditVerdict } from './verdict.js';
+import { auditVerdict, verdictLabel } from './verdict.js';
 
 const N = 200;
 /** The first `k` of N examples correct (so two masks overlap as much as they can). */
@@ -40,10 +40,13 @@ function out(s: Spec): StepOutput {
 
 /** Results whose audit records are assembled from `specs` as the app assembles them. */
 function results(specs: Spec[]) {
+  return resultsOf(specs, ['fa', 'bp']);
+}
+
+function resultsOf(specs: Spec[], ids: string[]) {
   const outputs = specs.map(out);
   const steps = specs.map((s) => ({ role: s.variant === 'paper' ? 'paper' : 'audit' }) as const);
   const eps = [...new Set(specs.filter((s) => s.epsilon > 0).map((s) => s.epsilon))];
-  const ids = ['fa', 'bp'];
   return createResults({
     config: {
       preset: 'quick',
@@ -51,10 +54,10 @@ function results(specs: Spec[]) {
       attacks: { names: ['fgsm', 'bim', 'mifgsm'], epsilons: [0, 0.3] },
     },
     environment: { backend: 'wasm', versions: {} },
-    models: ['bp', 'fa', 'bp-surrogate'].map((id) => ({
+    models: [...ids, 'bp-surrogate'].map((id) => ({
       dataset: 'mnist',
       id,
-      method: id === 'fa' ? 'fa' : 'bp',
+      method: id === 'bp' || id === 'bp-surrogate' ? 'bp' : id,
     })),
     cells: outputs.flatMap((o) => o.cells) as ResultCell[],
     robust: ids.flatMap((id) => auditRobustRecords('mnist', id, outputs, steps, eps, N)),
@@ -98,6 +101,61 @@ describe('audit verdict (in-ball cells, paired, McNemar)', () => {
     expect(v.summary).toMatch(
       /the true gradient attacks take FA to 1\.0% while its own backward path only reaches 90\.0% \(gap 89\.0% on the same 200 images/,
     );
+    // FGSM ran through both: 95% own vs 20% true, the feedback path is what misleads
+    expect(row.sameAttacks).toMatchObject({ a: ['fgsm/own'], b: ['fgsm/true'], onlyA: 150 });
+    expect(v.masking).toBe('feedback path');
+    expect(verdictLabel(v)).toBe('gradient masking (feedback path)');
+    expect(v.summary).toMatch(
+      /the same attacks \(FGSM\) do better through the true gradient \(20\.0% through the true gradient against 95\.0% through its backward path, McNemar p = /,
+    );
+  });
+
+  it("says the loss masks, not the feedback path, when the same attacks do no better through the true gradient (WM's case)", () => {
+    const specs = (trueBim: number) => [
+      clean('wm'),
+      clean('bp'),
+      c('wm', 'fgsm', 'own', 0.905),
+      c('wm', 'bim', 'own', 0.895),
+      c('wm', 'apgd', 'own', 0.54),
+      c('wm', 'fgsm', 'true', 0.905),
+      c('wm', 'bim', 'true', trueBim),
+      c('wm', 'autoattack', 'true', 0.0),
+      c('wm', 'square', 'none', 0.0),
+    ];
+    const loss = auditVerdict(resultsOf(specs(0.895), ['wm', 'bp']), 'mnist', 'wm');
+    expect(loss.verdict).toBe('gradient masking');
+    const same = loss.rows[0]!.sameAttacks!;
+    // APGD (own) and AutoAttack (true) are not the same attack: only FGSM and BIM are paired
+    expect(same.a).toEqual(['fgsm/own', 'bim/own']);
+    expect(same.b).toEqual(['fgsm/true', 'bim/true']);
+    expect([same.accuracyA, same.accuracyB, same.onlyA, same.onlyB]).toEqual([0.895, 0.895, 0, 0]);
+    expect(loss.masking).toBe('loss');
+    expect(verdictLabel(loss)).toBe('gradient masking (loss)');
+    expect(loss.summary).toMatch(/not the feedback path but the attacks' loss/);
+    // a true-gradient BIM that breaks it turns the same verdict into feedback-path masking
+    const path = auditVerdict(resultsOf(specs(0.2), ['wm', 'bp']), 'mnist', 'wm');
+    expect([path.verdict, path.masking]).toEqual(['gradient masking', 'feedback path']);
+    // 9.5 points better through the true gradient (19 examples, p = 2^-18): significant but
+    // under the 10 that make masking, so both the path and the loss mask (KP's case)
+    const both = auditVerdict(resultsOf(specs(0.8), ['wm', 'bp']), 'mnist', 'wm');
+    expect(both.rows[0]!.sameAttacks).toMatchObject({ onlyA: 19, onlyB: 0 });
+    expect(both.masking).toBe('both');
+    expect(verdictLabel(both)).toBe('gradient masking (feedback path and loss)');
+    expect(both.summary).toMatch(/do better through the true gradient, but by 9\.5% \(/);
+    // a verdict other than masking carries no source
+    const robust = auditVerdict(
+      resultsOf(
+        [clean('wm'), clean('bp'), c('wm', 'bim', 'own', 0.9), c('wm', 'bim', 'true', 0.89)],
+        ['wm', 'bp'],
+      ),
+      'mnist',
+      'wm',
+    );
+    expect([robust.verdict, robust.masking, verdictLabel(robust)]).toEqual([
+      'robust',
+      null,
+      'robust',
+    ]);
   });
 
   it('leaves out a cell that leaves its ball: the paper MI-FGSM cannot make or break a verdict', () => {

@@ -1,4 +1,5 @@
 import type { ComparisonRecord, Results, RobustRecord } from '@fa-robust/metrics';
+import { SAME_ATTACKS } from './assemble.js';
 import { fmtEps, formatP as fmtP, pct, sameEps } from './format.js';
 
 /**
@@ -13,6 +14,17 @@ import { fmtEps, formatP as fmtP, pct, sameEps } from './format.js';
  * with McNemar's exact test on the paired examples.
  */
 export type Verdict = 'gradient masking' | 'robust' | 'not robust' | 'inconclusive';
+
+/**
+ * Where a masking verdict's gap comes from, read from the attacks run through both gradients
+ * (FGSM and BIM: same loss, steps and seeds). `feedback path`: the true gradient does
+ * significantly better with the same attacks, so the backward path is the poor guide.
+ * `both`: it does significantly better, but by less than MASKING_GAP. `loss`: it does not
+ * (not significantly), yet AutoAttack, Square or transfer still break the model: the attacks'
+ * cross-entropy loss is what gives them no direction (it saturates on confident logits),
+ * whichever gradient they follow. `unknown`: no attack ran through both.
+ */
+export type MaskingSource = 'feedback path' | 'both' | 'loss' | 'unknown';
 
 /** A group of attacks' robust accuracy at one eps (the per-example worst case over the group). */
 export interface GroupRef {
@@ -43,12 +55,16 @@ export interface AuditRow {
   pValue: number | null;
   /** The gap is beyond chance: p < SIGNIFICANCE. */
   significant: boolean;
+  /** Own path vs true gradient on the attacks run through both (SAME_ATTACKS), if any. */
+  sameAttacks: ComparisonRecord | null;
 }
 
 export interface AuditVerdict {
   dataset: string;
   model: string;
   verdict: Verdict;
+  /** For 'gradient masking': whether the feedback path or the attacks' loss masks; else null. */
+  masking: MaskingSource | null;
   rows: AuditRow[];
   summary: string;
   /** The eps the robust / not-robust call is made at (the field's usual threat model). */
@@ -90,6 +106,13 @@ const CHECKS: [string, string][] = [
   ['BP-surrogate transfer', 'BP-surrogate transfer'],
 ];
 
+/** A verdict as the report and summary print it: masking with where it comes from. */
+export function verdictLabel(v: Pick<AuditVerdict, 'verdict' | 'masking'>): string {
+  if (v.verdict !== 'gradient masking' || v.masking == null || v.masking === 'unknown')
+    return v.verdict;
+  return `gradient masking (${v.masking === 'both' ? 'feedback path and loss' : v.masking})`;
+}
+
 const ref = (r: RobustRecord | undefined): GroupRef | null =>
   r && r.accuracy != null
     ? {
@@ -114,7 +137,7 @@ function comparison(
       c.dataset === dataset &&
       c.model === model &&
       sameEps(c.epsilon, epsilon) &&
-      c.label === `own path vs ${label}`,
+      c.label === (label === SAME_ATTACKS ? label : `own path vs ${label}`),
   );
 }
 
@@ -155,6 +178,7 @@ export function auditVerdict(
       gap: own && strongest ? own.accuracy - strongest.accuracy : null,
       pValue,
       significant: pValue != null && pValue < SIGNIFICANCE,
+      sameAttacks: comparison(results, dataset, model, epsilon, SAME_ATTACKS) ?? null,
     };
   });
 
@@ -171,6 +195,7 @@ export function auditVerdict(
       ? HEADLINE_EPS[dataset]!
       : (below[below.length - 1] ?? null);
   let verdict: Verdict;
+  let masking: MaskingSource | null = null;
   let summary: string;
   const name = model.toUpperCase();
   if (usable.length === 0) {
@@ -197,6 +222,29 @@ export function auditVerdict(
       summary =
         `at eps ${fmtEps(r.epsilon, dataset)}, the ${r.strongest!.check} attacks take ${name} to ${pct(r.strongest!.accuracy)} ` +
         `while its own backward path only reaches ${pct(r.own!.accuracy)} (gap ${pct(r.gap!)} on the same ${r.own!.n} images, McNemar p = ${fmtP(r.pValue!)}; in-ball attacks only)`;
+      const same = r.sameAttacks;
+      if (same == null) {
+        masking = 'unknown';
+      } else {
+        const attacks = same.a.map((t) => t.split('/')[0]!.toUpperCase()).join(' and ');
+        const sameGap = same.accuracyA - same.accuracyB;
+        const stat = `${pct(same.accuracyB)} through the true gradient against ${pct(same.accuracyA)} through its backward path, McNemar p = ${fmtP(same.pValue)}`;
+        const better = sameGap > 0 && same.pValue < SIGNIFICANCE;
+        if (better && sameGap >= MASKING_GAP) {
+          masking = 'feedback path';
+          summary += `. The mask is the feedback path: the same attacks (${attacks}) do better through the true gradient (${stat})`;
+        } else if (better) {
+          masking = 'both';
+          summary +=
+            `. The mask is partly the feedback path, partly the attacks' loss: the same attacks (${attacks}) do better through the true gradient, but by ${pct(sameGap)} (${stat}), ` +
+            `under the ${pct(MASKING_GAP)} that makes masking and under the ${pct(r.gap!)} the checks find; the rest is the cross-entropy those attacks climb, which the attacks that broke it (another loss, or no gradient) do not use`;
+        } else {
+          masking = 'loss';
+          summary +=
+            `. The mask is not the feedback path but the attacks' loss: the same attacks (${attacks}) do no better through the true gradient (${stat}), ` +
+            'so cross-entropy gives them no direction whichever gradient they follow, while the attacks that broke it use another loss or no gradient';
+        }
+      }
     } else if (head.strongest!.accuracy >= ROBUST_SHARE * (clean ?? 1)) {
       verdict = 'robust';
       summary =
@@ -209,5 +257,5 @@ export function auditVerdict(
         `to ${pct(head.strongest!.accuracy)} at eps ${fmtEps(head.epsilon, dataset)}`;
     }
   }
-  return { dataset, model, verdict, rows, summary, headlineEpsilon };
+  return { dataset, model, verdict, masking, rows, summary, headlineEpsilon };
 }

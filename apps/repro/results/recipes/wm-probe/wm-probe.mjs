@@ -19,6 +19,23 @@ for (const mode of modes) {
     await train(model, { x, y }, {
       epochs: 1, batchSize: 64, optimizer: opt, seed: e,
       onBatch: ({ batch }) => {
+        if (process.env.MIRROR_RATE) {
+          // the reference's way: after each step, B <- (1 - rate) B + rate * x^T(xW)/(K var x),
+          // K noise fields of uniform [-0.5, 0.5] through the layer's forward weights
+          const rate = Number(process.env.MIRROR_RATE);
+          const K = Number(process.env.MIRROR_BATCH ?? 64);
+          for (const l of model.layers.filter((l) => l.kernel && l.weights.length > 2)) {
+            const w = l.kernel.read();
+            const next = tf.tidy(() => {
+              const out = w.shape.at(-1);
+              const fanIn = w.size / out;
+              const x = tf.randomUniform([K, fanIn], -0.5, 0.5);
+              const est = tf.div(tf.matMul(x, tf.matMul(x, tf.reshape(w, [fanIn, out])), true, false), K / 12);
+              return tf.add(tf.mul(1 - rate, l.weights[2].read()), tf.mul(rate, tf.reshape(est, w.shape)));
+            });
+            l.weights[2].write(next);
+          }
+        }
         if (process.env.TRANSPORT)
           for (const l of model.layers.filter((l) => l.kernel && l.weights.length > 2))
             l.weights[2].write(l.kernel.read().clone());

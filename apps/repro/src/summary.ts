@@ -268,6 +268,33 @@ function costLines(meta: Parameters<typeof renderSummary>[1]): string[] {
   return [`**Cost:** ${parts.join('; ')}.`, ''];
 }
 
+/**
+ * Where the verdict is gradient masking, what masks: the rules by source (verdictLabel's
+ * '(feedback path)', '(loss)', '(feedback path and loss)'), each with its count of seeds.
+ */
+function maskingAnswer(rows: readonly SummaryRow[]): string[] {
+  const sources: [string, string][] = [
+    ['gradient masking (feedback path)', 'the feedback path'],
+    [
+      'gradient masking (loss)',
+      "the attacks' loss (the same attacks do no better through the true gradient)",
+    ],
+    [
+      'gradient masking (feedback path and loss)',
+      'both, the feedback path for less than the masking gap',
+    ],
+    ['gradient masking', 'not told apart (no attack ran through both gradients)'],
+  ];
+  const parts = sources.flatMap(([label, what]) => {
+    const rules = rows
+      .filter((r) => r.rule !== 'bp' && r.verdicts[label])
+      .map((r) => `${r.rule.toUpperCase()} ${r.verdicts[label]}/${r.seeds.length}`);
+    return rules.length ? [`${what}: ${rules.join(', ')}`] : [];
+  });
+  if (!parts.length) return [];
+  return [`**Where the verdict is gradient masking, what masks?** ${parts.join('; ')}.`, ''];
+}
+
 /** SUMMARY.md: the benchmark's first table, then the answers and the mechanism. */
 export function renderSummary(
   summary: Summary,
@@ -340,6 +367,7 @@ export function renderSummary(
       '',
       `**Is the own-path "robustness" ordered by the gradient angle?** ${a.ordered.charAt(0).toUpperCase()}${a.ordered.slice(1)}.`,
       '',
+      ...maskingAnswer(rows),
     );
     const withLayers = rows.filter((r) => r.layers.length);
     if (withLayers.length) {

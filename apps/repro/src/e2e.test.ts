@@ -297,7 +297,12 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
     expect(md).toMatch(/^# Learning rules under a sound evaluation/);
     expect(md).toMatch(/\| FA \| \d+\.\d \(\d+\.\d–\d+\.\d\) \|/);
     expect(md).toMatch(/\*\*Is any learning rule robust under the true gradient\?\*\*/);
-    expect(existsSync(join(config.outDir, 'figures', 'summary-robust-mnist.png'))).toBe(true);
+    for (const f of [
+      'summary-robust-mnist.png',
+      'summary-gap-mnist.png',
+      'summary-alignment-mnist.png',
+    ])
+      expect(existsSync(join(config.outDir, 'figures', f))).toBe(true);
     // a rerun reuses every step of every seed
     const again = await runRepro(config, { command: 'test', log: () => {} });
     expect(again.computed).toBe(0);

@@ -402,7 +402,7 @@ const ruleColor = (rules: string[]) =>
     modelColor({ models: rules.map((r) => ({ dataset: '', id: r, method: r })) }, id),
   );
 
-/** The summary's figures: robust accuracy against eps per rule (own path and AutoAttack), the gap, and the gradient angle. */
+/** The summary's figures: robust accuracy against eps per rule (own path and AutoAttack), the gap, the gradient angle, and the W-B angle per layer. */
 export function summaryFigures(summary: Summary): { name: string; spec: FigureSpec }[] {
   const out: { name: string; spec: FigureSpec }[] = [];
   for (const d of [...new Set(summary.rows.map((r) => r.dataset))]) {
@@ -542,6 +542,68 @@ export function summaryFigures(summary: Summary): { name: string; spec: FigureSp
           ],
         } as unknown as FigureSpec,
       });
+    // W-B angle per layer per rule (mean over seeds, bars from the lowest to the highest seed)
+    const layerValues = rows.flatMap((r) =>
+      r.layers
+        .filter((l) => l.angle.mean != null)
+        .map((l) => ({
+          rule: r.rule.toUpperCase(),
+          layer: l.layer,
+          mean: l.angle.mean!,
+          min: l.angle.min!,
+          max: l.angle.max!,
+        })),
+    );
+    if (layerValues.length) {
+      const layerOrder = [...new Set(layerValues.map((v) => v.layer))];
+      const shown = [...new Set(layerValues.map((v) => v.rule))];
+      const colors = ruleColor(rows.map((r) => r.rule)).filter((_c, i) =>
+        shown.includes(rules[i]!),
+      );
+      out.push({
+        name: `summary-alignment-${d}`,
+        spec: {
+          $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+          title: {
+            text: `${datasetLabel(d)}: angle between W and B per layer`,
+            subtitle: `Mean over seeds ${summary.seeds.join(', ')} (bars: lowest to highest seed); 0° is backprop, 90° unrelated`,
+          },
+          config: { font: FIGURE_FONT },
+          data: { values: layerValues },
+          width: 320,
+          height: 220,
+          layer: [
+            {
+              mark: { type: 'line', point: true },
+              encoding: {
+                x: { field: 'layer', type: 'ordinal', title: 'Layer', sort: layerOrder },
+                y: {
+                  field: 'mean',
+                  type: 'quantitative',
+                  title: 'W-B angle (°)',
+                  scale: { domain: [0, 100] },
+                },
+                color: {
+                  field: 'rule',
+                  type: 'nominal',
+                  title: 'Rule',
+                  scale: { domain: shown, range: colors },
+                },
+              },
+            },
+            {
+              mark: { type: 'rule' },
+              encoding: {
+                x: { field: 'layer', type: 'ordinal', sort: layerOrder },
+                y: { field: 'min', type: 'quantitative' },
+                y2: { field: 'max' },
+                color: { field: 'rule', type: 'nominal' },
+              },
+            },
+          ],
+        } as unknown as FigureSpec,
+      });
+    }
   }
   return out;
 }

@@ -38,13 +38,17 @@ function tinySplit(): Split {
 const weights = (m: tfl.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
 
 describe('trainModel: epoch checkpoints', () => {
-  it.each(['fa', 'brsf', 'wm'] as const)(
+  it.each(['fa', 'brsf', 'wm', 'wm-mirror'] as const)(
     '%s: gives the weights of one train() call over every epoch; an interrupted run resumes from its checkpoint and ends with the same weights, bit for bit',
-    async (method) => {
+    async (kind) => {
+      // wm-mirror: weight mirroring with its own mirror, the layer's state B kept by the checkpoint
+      const method = kind === 'wm-mirror' ? 'wm' : kind;
+      const mirror = kind === 'wm-mirror' ? { rate: 0.5, batch: 128 } : undefined;
       const spec: TrainSpec = {
         dataset: 'mnist',
-        id: method,
+        id: kind,
         method,
+        ...(mirror ? { mirror } : {}),
         seed: 5,
         epochs: 3,
         batchSize: 32,
@@ -53,7 +57,12 @@ describe('trainModel: epoch checkpoints', () => {
         schedule: { type: 'cosine' },
       };
       // the path the committed models were trained on: one train() call over every epoch
-      const ref = lenet({ dataset: 'mnist', feedback: method, seed: spec.seed });
+      const ref = lenet({
+        dataset: 'mnist',
+        feedback: method,
+        seed: spec.seed,
+        ...(mirror ? { mirrorRate: mirror.rate, mirrorBatch: mirror.batch } : {}),
+      });
       await train(
         ref,
         function* (epoch: number) {
@@ -73,13 +82,13 @@ describe('trainModel: epoch checkpoints', () => {
           schedule: { type: 'cosine' },
         },
       );
-      const whole = await trainModel(spec, data, join(root, `${method}-whole`));
+      const whole = await trainModel(spec, data, join(root, `${kind}-whole`));
       expect(weights(whole.model)).toEqual(weights(ref));
       expect(whole.history.map((h) => h.epoch)).toEqual([1, 2, 3]);
-      expect(existsSync(checkpointDir(join(root, `${method}-whole`)))).toBe(false);
+      expect(existsSync(checkpointDir(join(root, `${kind}-whole`)))).toBe(false);
 
       // interrupted in epoch 3: the checkpoint after epoch 2 stays
-      const dir = join(root, `${method}-resumed`);
+      const dir = join(root, `${kind}-resumed`);
       const stop = new AbortController();
       await expect(
         trainModel(spec, data, dir, {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, PRESETS, type ReproConfig, validateConfig } from './config.js';
-import { attackVariant, planDataset, planModels, stepCost } from './plan.js';
+import { attackVariant, modelFolder, planDataset, planModels, stepCost } from './plan.js';
 
 const quick = (): ReproConfig => structuredClone(PRESETS.quick);
 
@@ -237,6 +237,42 @@ describe('the rules a study trains', () => {
     expect(
       planModels({ ...quick(), feedbackSeeds: 'separate' }).map((m) => m.feedbackSeed),
     ).toEqual([2001, 2001, 3001]);
+  });
+
+  it("gives wm's mirror to the wm model alone: its folder and its steps change, no other's", () => {
+    const base = { ...quick(), rules: ['bp', 'fa', 'wm'] } as ReproConfig;
+    const mirrored = {
+      ...base,
+      train: { ...base.train, mirror: { rate: 0.5, batch: 1024 } },
+    } as ReproConfig;
+    validateConfig(mirrored);
+    const before = planDataset(base, 'mnist', 1000);
+    const after = planDataset(mirrored, 'mnist', 1000);
+    expect(after.models.map((m) => m.mirror ?? null)).toEqual([
+      null,
+      null,
+      { rate: 0.5, batch: 1024 },
+      null,
+    ]);
+    const folders = (p: typeof before) => p.models.map((m) => modelFolder('mnist', m, p.train));
+    const [f0, f1] = [folders(before), folders(after)];
+    expect(f1.map((f, i) => f === f0[i])).toEqual([true, true, false, true]);
+    // a step changes its key exactly when wm is its source or one of its targets
+    const oldKeys = new Set(before.steps.map((s) => s.key));
+    const involves = (s: (typeof after.steps)[number]) =>
+      s.spec.source === 'wm' || s.spec.targets.includes('wm');
+    expect(after.steps.some(involves)).toBe(true);
+    for (const s of after.steps)
+      expect({ key: s.key, kept: oldKeys.has(s.key) }).toEqual({ key: s.key, kept: !involves(s) });
+    expect(after.alignments.map((a, i) => a.key === before.alignments[i]!.key)).toEqual([
+      true,
+      false,
+    ]);
+    // bad mirrors are refused, naming what the field takes
+    for (const mirror of [{ rate: 0, batch: 64 }, { rate: 0.5, batch: 1.5 }, { rate: 0.5 }, 'fast'])
+      expect(() =>
+        validateConfig({ ...base, train: { ...base.train, mirror } } as ReproConfig),
+      ).toThrow(/train\.mirror: expected \{ rate in \(0, 1\], batch: an integer >= 1 \} or null/);
   });
 
   it('refuses rules without bp, unknown rules and bp alone, naming the known ones', () => {

@@ -16,6 +16,8 @@ export interface ModelSpec {
   seed: number;
   /** Seeds the feedback side apart from `seed` (config.feedbackSeeds 'separate'); absent: `seed`. */
   feedbackSeed?: number;
+  /** wm: its mirror's own rate and noise fields (config.train.mirror); absent: through the optimizer. */
+  mirror?: { rate: number; batch: number };
 }
 
 /** The feedback seed of a model with forward seed `seed` when feedback seeds are separate. */
@@ -85,11 +87,15 @@ export const AUTOATTACK = 'autoattack' as const;
 
 /** The models of a study: one per rule (BP first), and the BP surrogate when the audit transfers from one. */
 export function planModels(config: ReproConfig): ModelSpec[] {
+  const mirror = config.train.mirror;
   const spec = (id: string, method: Method, seed: number): ModelSpec => ({
     id,
     method,
     seed,
     ...(config.feedbackSeeds === 'separate' ? { feedbackSeed: feedbackSeedOf(seed) } : {}),
+    ...(method === 'wm' && mirror != null
+      ? { mirror: { rate: mirror.rate, batch: mirror.batch } }
+      : {}),
   });
   const specs: ModelSpec[] = [
     spec('bp', 'bp', config.seed),
@@ -124,6 +130,24 @@ export function trainConfig(config: ReproConfig, dataset: DatasetName): TrainCon
     learningRate: config.train.learningRate,
     ...(config.train.schedule.type === 'constant' ? {} : { schedule: config.train.schedule }),
   };
+}
+
+/**
+ * What trains the models a step involves beyond the configuration's common settings (wm's
+ * mirror), by id, for the step's hash: a model trained otherwise gets its steps recomputed. {}
+ * when no involved model has any, so that every other step keeps its key.
+ */
+function modelExtras(
+  models: readonly ModelSpec[],
+  ids: readonly string[],
+): { models?: Record<string, unknown> } {
+  const extra = Object.fromEntries(
+    ids.flatMap((id) => {
+      const m = models.find((x) => x.id === id);
+      return m?.mirror ? [[id, { mirror: m.mirror }]] : [];
+    }),
+  );
+  return Object.keys(extra).length ? { models: extra } : {};
 }
 
 /** The folder name a model is saved under: its dataset, id and the hash of what trains it. */
@@ -198,7 +222,10 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
     spec: Pick<AttackStepSpec, 'source' | 'gradientTag' | 'targets' | 'trueGradient'>,
   ): PlannedStep => {
     const params = paramsOf(name, eps);
-    const h = stepHash(name, params, pair ? {} : { targets: spec.targets });
+    const h = stepHash(name, params, {
+      ...(pair ? {} : { targets: spec.targets }),
+      ...modelExtras(models, [spec.source, ...spec.targets]),
+    });
     return {
       key: `${dataset}/${name}/${variant}/eps=${eps}/${what}/${h}`,
       label,
@@ -243,7 +270,7 @@ export function planDataset(config: ReproConfig, dataset: DatasetName, nTest: nu
     steps,
     alignments: subjects(config).map((model) => ({
       model,
-      key: `${dataset}/alignment/${model}/${hash({ dataKey, n: nAlign }).slice(0, 12)}`,
+      key: `${dataset}/alignment/${model}/${hash({ dataKey, n: nAlign, ...modelExtras(models, [model]) }).slice(0, 12)}`,
       n: nAlign,
     })),
     robustEpsilons: [...config.audit.epsilons[dataset]].sort((a, b) => a - b),
@@ -310,6 +337,7 @@ function planAudit(
       ...(revision ? { revision } : {}),
       bs,
       ...(pair ? {} : { targets: spec.targets }),
+      ...modelExtras(models, [spec.source, ...spec.targets]),
     });
     return {
       key: `${dataset}/${role}/${attack}/eps=${eps}/${what}/${h.slice(0, 12)}`,

@@ -290,6 +290,8 @@ export interface TrainSpec {
   learningRate: number;
   schedule?: TrainSchedule;
   feedbackSeed?: number;
+  /** wm: its mirror's own rate and noise fields (lenet's mirrorRate, mirrorBatch). */
+  mirror?: { rate: number; batch: number };
 }
 
 /** One epoch of a model's training, as train-info.json and results.json keep it. */
@@ -328,6 +330,7 @@ export async function trainModel(
       feedback: spec.method,
       seed: spec.seed,
       ...(spec.feedbackSeed != null ? { feedbackSeed: spec.feedbackSeed } : {}),
+      ...(spec.mirror ? { mirrorRate: spec.mirror.rate, mirrorBatch: spec.mirror.batch } : {}),
     });
   const optimizer = resumed?.optimizer ?? createOptimizer(spec.optimizer, spec.learningRate);
   const history: TrainEpoch[] = resumed?.history ?? [];

@@ -61,7 +61,7 @@ export class FaConv2D extends FeedbackConv2D {
       this.invokeCallHook(inputs, kwargs);
       let x = (Array.isArray(inputs) ? inputs[0]! : inputs) as tf.Tensor4D;
       const state = this.feedbackState;
-      state.beforeForward(kwargs?.training as boolean | undefined);
+      state.beforeForward(kwargs?.training as boolean | undefined, this.kernel);
       const channelsFirst = this.dataFormat === 'channelsFirst';
       if (channelsFirst) x = tf.transpose(x, [0, 2, 3, 1]);
       const attrs = {

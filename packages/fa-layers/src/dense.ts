@@ -55,7 +55,7 @@ export class FaDense extends FeedbackDense {
       this.invokeCallHook(inputs, kwargs);
       const x = Array.isArray(inputs) ? inputs[0]! : inputs;
       const state = this.feedbackState;
-      state.beforeForward(kwargs?.training as boolean | undefined);
+      state.beforeForward(kwargs?.training as boolean | undefined, this.kernel);
       const w = this.kernel!.read() as tf.Tensor2D;
       const x2 = (x.rank === 2 ? x : tf.reshape(x, [-1, w.shape[0]])) as tf.Tensor2D;
       let y: tf.Tensor = feedbackMatMul(

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { FeedbackOptionError } from './errors.js';
 import { checkSeed, mixSeed, randomSeed, SEED_STREAM, xavierLimit } from './init.js';
-import { clearDfaSignal, type FeedbackAttrs } from './kernels.js';
+import { clearDfaSignal, type FeedbackAttrs, MIRROR_BATCH, mirrorEstimate } from './kernels.js';
 import { checkMode, type FeedbackMode, type ModeSpec, modeSpec, modesWhere } from './modes.js';
 
 /** A tfjs-layers initializer (tf.initializers.*). */
@@ -45,6 +45,16 @@ export interface FeedbackArgs {
    * same seeded sequence (of M, of mirror noise) when training resumes.
    */
   feedbackDraws?: number;
+  /**
+   * wm: mirror with a rate of its own, as the reference implementation does, instead of through
+   * the model's optimizer. Before each training step (`training: true`) the layer sets
+   * B ← (1 − mirrorRate)·B + mirrorRate·Ŵ, Ŵ the mirror's estimate of W from `mirrorBatch` noise
+   * fields, and B's gradient is zero (the optimizer leaves it alone). In (0, 1]. Default: none,
+   * B is trained by the optimizer with the gradient B − Ŵ.
+   */
+  mirrorRate?: number;
+  /** wm: the noise receptive fields of each mirror step. Default 64 (MIRROR_BATCH). */
+  mirrorBatch?: number;
 }
 
 /** Every feedback option, as the layers take them and write them to their config. */
@@ -56,6 +66,8 @@ export const FEEDBACK_KEYS = [
   'dfaOutputUnits',
   'dfaOutput',
   'feedbackDraws',
+  'mirrorRate',
+  'mirrorBatch',
 ] as const satisfies readonly (keyof FeedbackArgs)[];
 
 /** The arguments minus the feedback options: what the tfjs base layer receives. */
@@ -126,6 +138,11 @@ export class FeedbackState {
    * (the current one's noise is seeded by it).
    */
   draws: number;
+  /** wm: the mirror's own rate (FeedbackArgs.mirrorRate), or null: through the optimizer. */
+  readonly mirrorRate: number | null;
+  /** wm: noise fields per mirror step. */
+  readonly mirrorBatch: number;
+  private readonly mirrorBatchGiven: boolean;
   /** The 'feedback' weight (B, M or B_dfa), once built; null in bp and usf. */
   weight: tfl.LayerVariable | null = null;
   private scale = 0;
@@ -222,6 +239,25 @@ export class FeedbackState {
     if (!Number.isInteger(draws) || draws < 0)
       throw new FeedbackOptionError(where, 'feedbackDraws', 'an integer >= 0', draws);
     this.draws = draws;
+
+    for (const k of ['mirrorRate', 'mirrorBatch'] as const) {
+      if (args[k] != null && spec.mirror !== true)
+        throw new FeedbackOptionError(
+          where,
+          k,
+          `absent unless feedback is ${modesWhere((m) => m.mirror === true)} (feedback is '${this.mode}')`,
+          args[k],
+        );
+    }
+    const rate = args.mirrorRate;
+    if (rate != null && (typeof rate !== 'number' || !(rate > 0 && rate <= 1)))
+      throw new FeedbackOptionError(where, 'mirrorRate', 'a number in (0, 1]', rate);
+    this.mirrorRate = rate ?? null;
+    const batch = args.mirrorBatch ?? MIRROR_BATCH;
+    if (!Number.isInteger(batch) || batch < 1)
+      throw new FeedbackOptionError(where, 'mirrorBatch', 'an integer >= 1', batch);
+    this.mirrorBatch = batch;
+    this.mirrorBatchGiven = args.mirrorBatch != null;
   }
 
   /** Whether the feedback weight is redrawn every training batch (brsf). */
@@ -323,8 +359,25 @@ export class FeedbackState {
    * Runs before each forward pass: brsf draws a new M when training; the dfa output layer
    * forgets the error of the previous backward pass.
    */
-  beforeForward(training: boolean | undefined): void {
-    if (this.spec.mirror === true && training === true) this.draws += 1;
+  beforeForward(training: boolean | undefined, kernel?: tfl.LayerVariable | null): void {
+    if (this.spec.mirror === true && training === true) {
+      this.draws += 1;
+      // a mirror of its own rate: B moves towards this step's estimate of W, before the step
+      if (this.mirrorRate != null && this.weight != null && kernel != null) {
+        const rate = this.mirrorRate;
+        const b = tf.tidy(() =>
+          tf.add(
+            tf.mul(this.weight!.read(), tf.scalar(1 - rate)),
+            tf.mul(
+              mirrorEstimate(kernel.read(), this.mirrorSeed(), this.mirrorBatch),
+              tf.scalar(rate),
+            ),
+          ),
+        );
+        this.weight.write(b);
+        tf.dispose(b);
+      }
+    }
     if (this.redrawn && training === true && this.weight != null) {
       this.draws += 1;
       const shape = this.weight.shape as number[];
@@ -343,9 +396,15 @@ export class FeedbackState {
       scale: this.scale,
       dfaOutput: this.dfaOutput,
       layer,
-      mirrorSeed:
-        this.spec.mirror === true ? mixSeed(mixSeed(this.seed, SEED_STREAM.mirror), this.draws) : 0,
+      mirrorSeed: this.spec.mirror === true ? this.mirrorSeed() : 0,
+      mirrorBatch: this.mirrorBatch,
+      mirrorOwnRate: this.mirrorRate != null,
     };
+  }
+
+  /** wm: the seed of the current mirror step's noise. */
+  private mirrorSeed(): number {
+    return mixSeed(mixSeed(this.seed, SEED_STREAM.mirror), this.draws);
   }
 
   /** The feedback options as written to the layer config (model.json). */
@@ -365,6 +424,8 @@ export class FeedbackState {
       config.dfaOutputUnits = this.dfaOutputUnits;
     }
     if (this.redrawn || this.spec.mirror === true) config.feedbackDraws = this.draws;
+    if (this.mirrorRate != null) config.mirrorRate = this.mirrorRate;
+    if (this.mirrorBatchGiven) config.mirrorBatch = this.mirrorBatch;
     return config;
   }
 }

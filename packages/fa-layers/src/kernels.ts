@@ -32,6 +32,10 @@ export interface FeedbackAttrs {
   layer: string;
   /** wm: the seed of this step's mirror noise; 0 in other modes. */
   mirrorSeed: number;
+  /** wm: noise fields per mirror step. */
+  mirrorBatch?: number;
+  /** wm: the layer mirrors with its own rate before each step, so B's gradient is zero. */
+  mirrorOwnRate?: boolean;
 }
 
 /** Noise receptive fields per mirror step. */
@@ -46,15 +50,15 @@ export const MIRROR_AMPLITUDE = 0.5;
  * receptive field as its [kh·kw·inC, outC] reshape), and x^T·y / (N·var(x)), whose expectation
  * is W, comes back in the kernel's shape. Nothing but the layer's own input and output is read.
  */
-export function mirrorEstimate(w: tf.Tensor, seed: number): tf.Tensor {
+export function mirrorEstimate(w: tf.Tensor, seed: number, batch = MIRROR_BATCH): tf.Tensor {
   return tf.tidy(() => {
     const out = w.shape.at(-1)!;
     const fanIn = w.size / out;
     const a = MIRROR_AMPLITUDE;
-    const x = tf.randomUniform([MIRROR_BATCH, fanIn], -a, a, 'float32', seed) as tf.Tensor2D;
+    const x = tf.randomUniform([batch, fanIn], -a, a, 'float32', seed) as tf.Tensor2D;
     const y = tf.matMul(x, tf.reshape(w, [fanIn, out]) as tf.Tensor2D);
     const corr = tf.matMul(x, y, true, false);
-    return tf.reshape(tf.mul(corr, tf.scalar(1 / (MIRROR_BATCH * ((a * a) / 3)))), w.shape);
+    return tf.reshape(tf.mul(corr, tf.scalar(1 / (batch * ((a * a) / 3)))), w.shape);
   });
 }
 
@@ -131,7 +135,12 @@ function weightGrads(
     // Both W and B need the same true gradient: computed once, outside the per-input scopes.
     const g = trueKernelGrad();
     grads['1'] = () => withDecay(g, w);
-    grads['2'] = () => trainFeedback(g, fb!, decay, () => mirrorEstimate(w, attrs.mirrorSeed));
+    grads['2'] = () =>
+      attrs.mirrorOwnRate
+        ? tf.zerosLike(fb!) // the layer mirrors B itself before each step
+        : trainFeedback(g, fb!, decay, () =>
+            mirrorEstimate(w, attrs.mirrorSeed, attrs.mirrorBatch),
+          );
   } else {
     grads['1'] = () => withDecay(trueKernelGrad(), w);
     // A fixed feedback weight is never trained; its gradient is asked for only by a caller

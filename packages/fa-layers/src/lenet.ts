@@ -29,6 +29,10 @@ export interface LenetOptions {
   feedbackSeed?: number;
   /** Passed to every layer (see FeedbackArgs.weightDecay). Default: the layers' default. */
   weightDecay?: number;
+  /** wm: passed to every layer (FeedbackArgs.mirrorRate): a mirror of its own rate. */
+  mirrorRate?: number;
+  /** wm: passed to every layer (FeedbackArgs.mirrorBatch). */
+  mirrorBatch?: number;
   /** The model name. Default `lenet-<dataset>-<feedback>` (`lenet-cifar10-biotorch-<feedback>`). */
   name?: string;
   /**
@@ -164,6 +168,8 @@ export function lenet(options: LenetOptions): tfl.Sequential {
     // the layer's seed drives its feedback side (and, under 'xavier', its kernel: set above)
     seed: mixSeed(feedbackSeed, 100 + i),
     ...(options.weightDecay != null ? { weightDecay: options.weightDecay } : {}),
+    ...(options.mirrorRate != null ? { mirrorRate: options.mirrorRate } : {}),
+    ...(options.mirrorBatch != null ? { mirrorBatch: options.mirrorBatch } : {}),
     ...(dfa ? { dfaOutputUnits: LENET_CLASSES } : {}),
   });
   const defaultName =

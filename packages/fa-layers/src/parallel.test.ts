@@ -21,18 +21,27 @@ beforeAll(async () => {
   await setupBackend({ backend: 'wasm' });
 });
 
+/** A mode, or wm mirroring with its own rate (the layer updates B before each step). */
+type Kind = FeedbackMode | 'wm-rate';
+const net = (kind: Kind, seed: number) =>
+  kind === 'wm-rate'
+    ? smallNet('wm', seed, { mirrorRate: 0.5, mirrorBatch: 128 })
+    : smallNet(kind, seed);
+/** Modes whose seeded draws (of M, of mirror noise) the seed decides. */
+const drawn = (kind: Kind) => kind === 'brsf' || kind === 'wm' || kind === 'wm-rate';
+
 /**
  * Replicas in this thread, copies of smallNet(feedback, 7). Other seeds but for brsf and wm,
  * whose draws (of M, of mirror noise) the seed decides: the weights, B included, come with the
  * jobs.
  */
 function localReplicas(
-  feedback: FeedbackMode,
+  feedback: Kind,
   count: number,
   jobs: ReplicaJob[] = [],
 ): { replicas: GradientReplica[]; models: tfl.LayersModel[] } {
   const models = Array.from({ length: count }, (_, i) =>
-    smallNet(feedback, feedback === 'brsf' || feedback === 'wm' ? 7 : 50 + i),
+    net(feedback, drawn(feedback) ? 7 : 50 + i),
   );
   const replicas = models.map((m) => ({
     gradients: async (job: ReplicaJob) => {
@@ -44,19 +53,19 @@ function localReplicas(
 }
 
 async function trained(
-  feedback: FeedbackMode,
+  feedback: Kind,
   data: ReturnType<typeof blobs>,
   options: TrainOptions,
   seed = 7,
 ) {
-  const model = smallNet(feedback, seed);
+  const model = net(feedback, seed);
   const result = await train(model, data, options);
   const weights = model.getWeights().map((t) => t.dataSync() as Float32Array);
   return { model, result, weights };
 }
 
 describe('train with replicas (data-parallel)', () => {
-  it.each(['bp', 'fa', 'brsf', 'kp', 'wm', 'dfa'] as FeedbackMode[])(
+  it.each(['bp', 'fa', 'brsf', 'kp', 'wm', 'wm-rate', 'dfa'] as Kind[])(
     '%s: 1 + 2 replicas train as one thread does, to float32 rounding (SGD, 2 epochs)',
     async (feedback) => {
       const data = blobs(40, 11);
@@ -80,7 +89,7 @@ describe('train with replicas (data-parallel)', () => {
         );
       });
       // the premise: training moved the weights by far more than that
-      const init = smallNet(feedback, 7)
+      const init = net(feedback, 7)
         .getWeights()
         .map((t) => t.dataSync() as Float32Array);
       expect(maxAbsDiff(init[0]!, one.weights[0]!)).toBeGreaterThan(1e-3);
@@ -169,11 +178,11 @@ describe('train with replicas (data-parallel)', () => {
 
 /** All-reduce replicas in this thread, copies of smallNet(feedback, seed) (see localReplicas). */
 function allReduceLocal(
-  feedback: FeedbackMode,
+  feedback: Kind,
   count: number,
 ): { replicas: AllReduceReplica[]; models: tfl.LayersModel[] } {
   const models = Array.from({ length: count }, (_, i) =>
-    smallNet(feedback, feedback === 'brsf' || feedback === 'wm' ? 7 : 60 + i),
+    net(feedback, drawn(feedback) ? 7 : 60 + i),
   );
   return { replicas: models.map((m) => allReduceReplica(m)), models };
 }
@@ -181,7 +190,7 @@ function allReduceLocal(
 const bits = (ws: readonly Float32Array[]) => ws.map((w) => Array.from(w));
 
 describe('train with all-reduce replicas', () => {
-  it.each(['bp', 'fa', 'brsf', 'kp', 'wm', 'dfa'] as FeedbackMode[])(
+  it.each(['bp', 'fa', 'brsf', 'kp', 'wm', 'wm-rate', 'dfa'] as Kind[])(
     '%s: every replica ends with the weights of this thread, which are those of the gradient protocol, bit for bit (Adam, cosine schedule)',
     async (feedback) => {
       const data = blobs(40, 15);

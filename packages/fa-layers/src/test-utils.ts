@@ -122,7 +122,11 @@ export function blobs(n: number, seed: number): Batch {
   });
 }
 
-export function smallNet(feedback: FeedbackMode, seed = 1): tfl.Sequential {
+export function smallNet(
+  feedback: FeedbackMode,
+  seed = 1,
+  extra: Record<string, unknown> = {},
+): tfl.Sequential {
   const dfa = feedback === 'dfa';
   return tfl.sequential({
     layers: [
@@ -134,6 +138,7 @@ export function smallNet(feedback: FeedbackMode, seed = 1): tfl.Sequential {
         feedback,
         seed,
         ...(dfa ? { dfaOutputUnits: 2 } : {}),
+        ...extra,
       }),
       tfl.layers.maxPooling2d({ poolSize: 2 }),
       tfl.layers.flatten(),
@@ -143,8 +148,15 @@ export function smallNet(feedback: FeedbackMode, seed = 1): tfl.Sequential {
         feedback,
         seed: seed + 1,
         ...(dfa ? { dfaOutputUnits: 2 } : {}),
+        ...extra,
       }),
-      dense({ units: 2, feedback, seed: seed + 2, ...(dfa ? { dfaOutput: true } : {}) }),
+      dense({
+        units: 2,
+        feedback,
+        seed: seed + 2,
+        ...(dfa ? { dfaOutput: true } : {}),
+        ...extra,
+      }),
     ],
   });
 }

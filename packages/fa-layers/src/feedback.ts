@@ -356,8 +356,9 @@ export class FeedbackState {
   }
 
   /**
-   * Runs before each forward pass: brsf draws a new M when training; the dfa output layer
-   * forgets the error of the previous backward pass.
+   * Runs before each forward pass: when training, wm counts a mirror step (and with
+   * `mirrorRate`, moves B towards this step's estimate of the layer's `kernel`) and brsf draws a
+   * new M; the dfa output layer forgets the error of the previous backward pass.
    */
   beforeForward(training: boolean | undefined, kernel?: tfl.LayerVariable | null): void {
     if (this.spec.mirror === true && training === true) {

@@ -359,7 +359,13 @@ describe.skipIf(!haveMnist)('repro end to end on real MNIST', () => {
         size: 16,
       },
     };
-    const { results } = await runRepro(config, { command: 'test', log: () => {} });
+    // a run whose record cannot be written (runs/ is a file here) runs anyway, and says so
+    await writeFile(join(config.outDir, 'runs'), 'not a folder');
+    const lines: string[] = [];
+    const { results } = await runRepro(config, { command: 'test', log: (l) => lines.push(l) });
+    expect(
+      lines.some((l) => /could not start this run's record in runs\/ .*running without it/.test(l)),
+    ).toBe(true);
     const curves = results.curves!;
     expect(curves.map((c) => `${c.model}/${c.source}/${c.parameter}`)).toEqual([
       'bp/own/steps',

@@ -323,19 +323,27 @@ async function runInFolder(
     throw new OutputFolderError(`the output folder ${outDir} ${why}: give --out another folder`);
   }
   const lock = await lockOutput(outDir, options.command, options.shard);
-  // a run that computes keeps a record of its wall time (runs/); a report-only run computes nothing
-  const runLog = options.reportOnly
-    ? null
-    : await startRunLog(outDir, {
+  let runLog: RunLog | null = null;
+  // the record is an account of the run, never a reason for it to fail
+  const finish = (outcome: 'finished' | 'interrupted' | 'failed', computed?: number) =>
+    runLog
+      ?.finish(outcome, computed)
+      .catch((e: Error) => log(`repro: could not write this run's record in runs/: ${e.message}`));
+  try {
+    // a run that computes keeps a record of its wall time (runs/); a report-only run computes nothing
+    if (!options.reportOnly)
+      runLog = await startRunLog(outDir, {
         command: options.command,
         ...(options.shard ? { shard: `${options.shard.index}/${options.shard.count}` } : {}),
+      }).catch((e: Error) => {
+        log(`repro: could not start this run's record in runs/ (${e.message}); running without it`);
+        return null;
       });
-  try {
     const out = await runLocked(config, options, outDir, log, started, runLog);
-    await runLog?.finish('finished', out.computed);
+    await finish('finished', out.computed);
     return out;
   } catch (e) {
-    await runLog?.finish(options.signal?.aborted ? 'interrupted' : 'failed');
+    await finish(options.signal?.aborted ? 'interrupted' : 'failed');
     throw e;
   } finally {
     await lock.release();

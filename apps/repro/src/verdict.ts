@@ -124,7 +124,7 @@ const ref = (r: RobustRecord | undefined): GroupRef | null =>
       }
     : null;
 
-/** The paired comparison of own path vs `label` at eps, if it was assembled. */
+/** The paired comparison labelled `label` at eps, if it was assembled. */
 function comparison(
   results: Results,
   dataset: string,
@@ -137,7 +137,7 @@ function comparison(
       c.dataset === dataset &&
       c.model === model &&
       sameEps(c.epsilon, epsilon) &&
-      c.label === (label === SAME_ATTACKS ? label : `own path vs ${label}`),
+      c.label === label,
   );
 }
 
@@ -163,7 +163,9 @@ export function auditVerdict(
       ? checks.reduce((a, b) => (b.g.accuracy < a.g.accuracy ? b : a))
       : null;
     const strongest = best ? { ...best.g, check: best.check } : null;
-    const cmp = best ? comparison(results, dataset, model, epsilon, best.label) : undefined;
+    const cmp = best
+      ? comparison(results, dataset, model, epsilon, `own path vs ${best.label}`)
+      : undefined;
     const pValue = cmp?.pValue ?? null;
     return {
       epsilon,
